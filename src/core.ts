@@ -1,0 +1,26 @@
+// Everything the browser build and the Node build share.
+export type {
+  BudgetNotice, CacheNotice, FallbackNotice, FinishEvent, FinishReason, LlmEvent, LlmEventType, MetricsNotice, ModelInfo,
+  Notice, RateLimitInfo, ReasoningEvent, RequestEvent, ResponseEvent, RetryNotice, TextEvent, ThrottleNotice, ToolCallEvent,
+  Usage, UsageEvent,
+} from './events';
+export { isEvent } from './events';
+export {
+  ApiError, BudgetExceededError, CircuitOpenError, ConfigurationError, ConnectionError, InvalidRequestError, LlmError,
+  MalformedStreamError, RateLimitError, TimeoutError, redact, registerSecret,
+} from './errors';
+export type { LlmErrorOptions, TimeoutKind } from './errors';
+export { parseRequest, requestSchema } from './request';
+export type { LlmRequest, LlmRequestInput, Message, TextPart, ToolDefinition } from './request';
+export type { Model, StreamOptions } from './model';
+export { createEventStream, isRetryable, operate, relay, requestGate } from './stream';
+export { collect, SSE_HEADERS, sseFrame, text, toAsyncIterable, toReadableStream, toSSE } from './consume';
+export type { Completion, SseResponseTarget, ToolCall, ToSSEOptions } from './consume';
+export { fetchTransport } from './http/fetch';
+export type { FetchTransportOptions } from './http/fetch';
+export type { HeaderLookup, HttpCall, HttpRequestSpec, HttpSink, Transport } from './http/transport';
+export { openai, openaiCompatible, toOpenAIChatBody } from './providers/openai';
+export type { OpenAICompatibleConfig, OpenAIConfig } from './providers/openai';
+export { openaiChatParser } from './providers/openai-chat-parser';
+export { runHttpStream } from './providers/http-stream';
+export type { CallMeta, Emit, HttpStreamSpec, StreamParser } from './providers/http-stream';

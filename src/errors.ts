@@ -1,0 +1,182 @@
+/**
+ * Typed errors. Every failure rxllm reports is an `LlmError` with a stable snake_case `code`
+ * and a `retryable` flag, delivered through the Observable's error channel so `catchError`,
+ * RxJS `retry` and rxllm's `retryBackoff` compose with it.
+ *
+ * Secrets never appear in an error: messages built from provider bodies pass through
+ * `redact()`, request headers are never stored, and `cause` is reduced to name + message.
+ */
+
+const MARKER = Symbol.for('rxllm.error');
+
+export interface LlmErrorOptions {
+  readonly code: string;
+  readonly message: string;
+  readonly retryable?: boolean;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly provider?: string;
+  readonly requestId?: string;
+  readonly cause?: unknown;
+}
+
+/** The base of every rxllm error. Use `LlmError.is(e)` rather than `instanceof` across bundles. */
+export class LlmError extends Error {
+  /** Stable snake_case identifier, e.g. `'rate_limited'`. */
+  readonly code: string;
+  /** Whether the same request may succeed if tried again. */
+  readonly retryable: boolean;
+  /** HTTP status, when the error came from a response. */
+  readonly status?: number;
+  /** How long the provider asked us to wait, from `retry-after-ms` / `retry-after`. */
+  readonly retryAfterMs?: number;
+  readonly provider?: string;
+  /** The provider's request id (from `x-request-id` / `request-id`), for support tickets. */
+  readonly requestId?: string;
+
+  constructor(options: LlmErrorOptions) {
+    super(redact(options.message), options.cause === undefined ? undefined : { cause: safeCause(options.cause) });
+    Object.defineProperty(this, MARKER, { value: true });
+    this.name = new.target.name;
+    this.code = options.code;
+    this.retryable = options.retryable ?? false;
+    if (options.status !== undefined) this.status = options.status;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.provider !== undefined) this.provider = options.provider;
+    if (options.requestId !== undefined) this.requestId = options.requestId;
+  }
+
+  /** True for any rxllm error, even one created by another copy of the library. */
+  static is(value: unknown): value is LlmError {
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  }
+
+  toJSON(): Record<string, unknown> {
+    const json: Record<string, unknown> = { name: this.name, code: this.code, message: this.message, retryable: this.retryable };
+    for (const key of ['status', 'retryAfterMs', 'provider', 'requestId'] as const) {
+      if (this[key] !== undefined) json[key] = this[key];
+    }
+    if (this.cause !== undefined) json['cause'] = this.cause;
+    return json;
+  }
+}
+
+/** A request that fails validation: raised before any I/O. `field` is the path, e.g. `messages[0].role`. */
+export class InvalidRequestError extends LlmError {
+  readonly field: string;
+  constructor(field: string, message: string) {
+    super({ code: 'invalid_request', message: `Invalid request: ${message}` });
+    this.field = field;
+  }
+}
+
+/** Bad options to a factory (missing API key, bad URL, a wrong option type): thrown at construction. */
+export class ConfigurationError extends LlmError {
+  constructor(message: string) {
+    super({ code: 'invalid_configuration', message });
+  }
+}
+
+/** The provider answered with an error: a non-2xx status, or an error inside a 200 stream. */
+export class ApiError extends LlmError {
+  /** The provider's own error type or code, e.g. `'server_error'`, `'tool_use_failed'`. */
+  readonly providerCode?: string;
+  constructor(options: LlmErrorOptions & { readonly providerCode?: string }) {
+    super(options);
+    if (options.providerCode !== undefined) this.providerCode = options.providerCode;
+  }
+}
+
+/** HTTP 429, or a provider's rate-limit error in the stream. Always retryable. */
+export class RateLimitError extends ApiError {
+  constructor(options: Omit<LlmErrorOptions, 'code' | 'retryable'> & { readonly providerCode?: string }) {
+    super({ ...options, code: 'rate_limited', retryable: true });
+  }
+}
+
+/** The connection failed: refused, reset, DNS, TLS. Retryable: nothing was answered. */
+export class ConnectionError extends LlmError {
+  constructor(message: string, options: { readonly provider?: string; readonly cause?: unknown } = {}) {
+    super({ code: 'connection_failed', message, retryable: true, ...options });
+  }
+}
+
+/** The stream broke the wire format: unparsable JSON, an unknown framing, a truncated body. */
+export class MalformedStreamError extends LlmError {
+  constructor(message: string, options: { readonly provider?: string; readonly requestId?: string; readonly retryable?: boolean } = {}) {
+    super({ code: 'malformed_stream', message, retryable: options.retryable ?? false, ...options });
+  }
+}
+
+/** Which limit of `deadline()` fired. */
+export type TimeoutKind = 'first-token' | 'idle' | 'total';
+
+/** A deadline fired. `retryable`: another attempt may be faster. */
+export class TimeoutError extends LlmError {
+  readonly kind: TimeoutKind;
+  readonly limitMs: number;
+  constructor(kind: TimeoutKind, limitMs: number) {
+    super({ code: 'timeout', message: `No ${kind === 'first-token' ? 'first token' : kind === 'idle' ? 'new token' : 'finish'} within ${limitMs} ms (${kind} deadline)`, retryable: true });
+    this.kind = kind;
+    this.limitMs = limitMs;
+  }
+}
+
+/** A budget limit refused a request or cut a stream. Not retryable: the same request would exceed it again. */
+export class BudgetExceededError extends LlmError {
+  readonly limit: string;
+  readonly used: number;
+  readonly max: number;
+  constructor(limit: string, used: number, max: number) {
+    super({ code: 'budget_exceeded', message: `Budget exceeded: ${limit} used ${used}, limit ${max}` });
+    this.limit = limit;
+    this.used = used;
+    this.max = max;
+  }
+}
+
+/** A circuit breaker is open: the call failed fast, before any I/O. Retryable (elsewhere, or later). */
+export class CircuitOpenError extends LlmError {
+  constructor(name: string, retryAfterMs: number) {
+    super({ code: 'circuit_open', message: `Circuit "${name}" is open; next probe in ${retryAfterMs} ms`, retryable: true, retryAfterMs });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Secrets
+
+const registeredSecrets = new Set<string>();
+
+/**
+ * Registers a credential so that `redact()` removes it from any text that becomes an error message.
+ * Providers call this with their API key at construction. Only the key itself is kept, in memory.
+ */
+export function registerSecret(secret: string | undefined): void {
+  if (secret !== undefined && secret.length >= 6) registeredSecrets.add(secret);
+}
+
+// Key-shaped strings (OpenAI, Anthropic, Groq, Google, OpenRouter, xAI) and bearer credentials,
+// also when a provider echoes a partly masked key ("sk-proj-****abcd").
+const KEY_SHAPED = /\b(?:sk|gsk|xai|pk|rk)-[A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_*-]{10,}|\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/*=-]+/g;
+
+/** Removes registered secrets and key-shaped strings from a text. */
+export function redact(text: string): string {
+  let out = text;
+  for (const secret of registeredSecrets) {
+    if (out.includes(secret)) out = out.split(secret).join('[redacted]');
+    // A provider may echo only the tail of a key ("...abcd"); drop long suffixes too.
+    const tail = secret.slice(-8);
+    if (tail.length === 8 && out.includes(tail)) out = out.split(tail).join('[redacted]');
+  }
+  return out.replace(KEY_SHAPED, '[redacted]');
+}
+
+/** Keeps only the name, code and redacted message of a cause: no request objects or headers survive. */
+function safeCause(cause: unknown): unknown {
+  if (LlmError.is(cause)) return cause;
+  if (cause instanceof Error) {
+    const code = (cause as { code?: unknown }).code;
+    return { name: cause.name, message: redact(cause.message), ...(typeof code === 'string' ? { code } : {}) };
+  }
+  return typeof cause === 'string' ? redact(cause) : undefined;
+}

@@ -1,0 +1,104 @@
+import { Agent, type Dispatcher } from 'undici';
+import type { HeaderLookup, HttpCall, HttpRequestSpec, HttpSink, Transport } from './transport';
+import { RELEASE_GRACE_MS } from './transport';
+
+export interface UndiciTransportOptions {
+  /** Use your own dispatcher (proxy agent, mock agent, custom pool). */
+  readonly dispatcher?: Dispatcher;
+  /** Keep idle sockets this long. @defaultValue 30_000 */
+  readonly keepAliveTimeout?: number;
+  /** Max sockets per origin. @defaultValue 256 */
+  readonly connections?: number;
+}
+
+let sharedAgent: Agent | undefined;
+
+/** The process-wide pooled keep-alive agent, created on first use. Idle sockets do not keep the process alive. */
+function defaultAgent(): Agent {
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, headersTimeout: 0, bodyTimeout: 0 });
+  return sharedAgent;
+}
+
+class NodeHeaders implements HeaderLookup {
+  constructor(private readonly raw: Record<string, string | string[] | undefined>) {}
+  get(name: string): string | undefined {
+    const value = this.raw[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+}
+
+/**
+ * Node transport on undici's dispatcher API: no Readable stream in between, each body chunk goes
+ * straight to the sink. Aborting an in-flight response destroys its socket (the server sees the
+ * close); aborting before the request is written sends nothing.
+ */
+export function undiciTransport(options: UndiciTransportOptions = {}): Transport {
+  const dispatcherFor = (): Dispatcher =>
+    options.dispatcher ?? (options.keepAliveTimeout !== undefined || options.connections !== undefined
+      ? (ownAgent ??= new Agent({ keepAliveTimeout: options.keepAliveTimeout ?? 30_000, connections: options.connections ?? 256, headersTimeout: 0, bodyTimeout: 0 }))
+      : defaultAgent());
+  let ownAgent: Agent | undefined;
+  return {
+    send(request: HttpRequestSpec, sink: HttpSink): HttpCall {
+      const url = new URL(request.url);
+      let controller: Dispatcher.DispatchController | undefined;
+      let state: 'open' | 'aborted' | 'released' | 'ended' = 'open';
+      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const stop = (): void => {
+        if (graceTimer) clearTimeout(graceTimer);
+        controller?.abort(new Error('aborted by subscriber'));
+      };
+      const handler: Dispatcher.DispatchHandler = {
+        onRequestStart(c) {
+          controller = c;
+          if (state === 'aborted') c.abort(new Error('aborted by subscriber'));
+        },
+        onResponseStart(_c, statusCode, headers) {
+          if (state === 'open') sink.onResponse(statusCode, new NodeHeaders(headers));
+        },
+        onResponseData(_c, chunk) {
+          if (state === 'open') sink.onData(chunk);
+        },
+        onResponseEnd() {
+          const was = state;
+          state = 'ended';
+          if (graceTimer) clearTimeout(graceTimer);
+          if (was === 'open') sink.onEnd();
+        },
+        onResponseError(_c, error) {
+          const was = state;
+          state = 'ended';
+          if (graceTimer) clearTimeout(graceTimer);
+          if (was === 'open') sink.onError(error);
+        },
+      };
+      try {
+        dispatcherFor().dispatch(
+          { origin: url.origin, path: url.pathname + url.search, method: request.method, headers: request.headers, body: request.body ?? null },
+          handler,
+        );
+      } catch (error) {
+        state = 'ended';
+        queueMicrotask(() => sink.onError(error));
+      }
+      return {
+        abort() {
+          // After release() the body is being drained for reuse; that path ends on its own.
+          if (state === 'open') {
+            state = 'aborted';
+            stop();
+          }
+        },
+        release() {
+          if (state !== 'open') return;
+          state = 'released';
+          graceTimer = setTimeout(() => {
+            state = 'aborted';
+            stop();
+          }, RELEASE_GRACE_MS);
+          graceTimer.unref?.();
+        },
+      };
+    },
+  };
+}

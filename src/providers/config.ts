@@ -1,0 +1,45 @@
+import type { z } from 'zod';
+import { ConfigurationError, registerSecret } from '../errors';
+
+/**
+ * Validates a factory's options at construction: a bad option throws `ConfigurationError` naming
+ * the option, what was expected and what came. Secret-looking values are never echoed.
+ */
+export function parseConfig<S extends z.ZodType>(factory: string, schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const field = issue.path.map(String).join('.');
+  const received = field === '' ? value : issue.path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], value);
+  const shown = /key|secret|token|auth|headers/i.test(field) ? typeof received : describeValue(received);
+  throw new ConfigurationError(`${factory}(): ${field || 'options'}: ${issue.message}; received ${shown}`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'function') return 'a function';
+  try {
+    const text = JSON.stringify(value) ?? String(value);
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+/** An environment variable, or undefined where there is no `process` (browsers). Empty counts as unset. */
+export function readEnv(name: string): string | undefined {
+  const value = typeof process === 'undefined' ? undefined : process.env?.[name];
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Lower-cases header names and registers credential-looking values so errors never show them. */
+export function normalizeHeaders(headers: Readonly<Record<string, string>> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!headers) return out;
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (/auth|key|token|secret|cookie/.test(lower)) registerSecret(value.replace(/^(Bearer|Basic)\s+/i, ''));
+    out[lower] = value;
+  }
+  return out;
+}

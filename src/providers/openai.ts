@@ -1,0 +1,217 @@
+import { z } from 'zod';
+import type { ModelInfo } from '../events';
+import { ConfigurationError, registerSecret } from '../errors';
+import { defaultTransport } from '../http/default-transport';
+import type { Transport } from '../http/transport';
+import type { Model, StreamOptions } from '../model';
+import { contentText, type LlmRequest, type LlmRequestInput } from '../request';
+import { createEventStream } from '../stream';
+import { runHttpStream } from './http-stream';
+import { openaiChatParser } from './openai-chat-parser';
+import { normalizeHeaders, parseConfig, readEnv } from './config';
+
+const headersSchema = z.record(z.string(), z.string());
+
+const openaiSchema = z.strictObject({
+  model: z.string().min(1, 'expected a model id such as "gpt-4o-mini"'),
+  apiKey: z.string().min(1).optional(),
+  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  headers: headersSchema.optional(),
+  organization: z.string().optional(),
+  project: z.string().optional(),
+  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
+});
+
+/** Options of `openai()`. */
+export interface OpenAIConfig {
+  /** Model id, e.g. `'gpt-4o-mini'`. */
+  readonly model: string;
+  /** API key. @defaultValue process.env.OPENAI_API_KEY */
+  readonly apiKey?: string;
+  /** @defaultValue process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' */
+  readonly baseURL?: string;
+  /** Extra headers sent with every call. */
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sent as `OpenAI-Organization`. */
+  readonly organization?: string;
+  /** Sent as `OpenAI-Project`. */
+  readonly project?: string;
+  /** HTTP transport. @defaultValue undici with a shared keep-alive pool (Node); fetch (browser build) */
+  readonly transport?: Transport;
+}
+
+/** Options of `openaiCompatible()`. */
+export interface OpenAICompatibleConfig {
+  readonly model: string;
+  /** The server's base URL, up to and including the version segment: `'https://openrouter.ai/api/v1'`. */
+  readonly baseURL: string;
+  /** Sent as `Authorization: Bearer …` when given; local servers need none. */
+  readonly apiKey?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Provider name in events, errors and logs. @defaultValue 'openai-compatible' */
+  readonly name?: string;
+  readonly transport?: Transport;
+}
+
+const compatibleSchema = z.strictObject({
+  model: z.string().min(1),
+  baseURL: z.url({ protocol: /^https?$/ }),
+  apiKey: z.string().min(1).optional(),
+  headers: headersSchema.optional(),
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name of letters, digits, ".", "_" or "-"').optional(),
+  transport: openaiSchema.shape.transport,
+});
+
+/**
+ * An OpenAI Chat Completions model.
+ *
+ * @example
+ * const model = openai({ model: 'gpt-4o-mini' }); // OPENAI_API_KEY from the environment
+ * model.stream({ messages: [{ role: 'user', content: 'Hi' }] }).pipe(text()).subscribe(process.stdout.write.bind(process.stdout));
+ */
+export function openai(config: OpenAIConfig): Model {
+  const options = parseConfig('openai', openaiSchema, config);
+  const apiKey = options.apiKey ?? readEnv('OPENAI_API_KEY');
+  if (apiKey === undefined) {
+    throw new ConfigurationError('openai(): no API key. Pass { apiKey } or set OPENAI_API_KEY (for a keyless run, use simulated())');
+  }
+  const baseURL = options.baseURL ?? readEnv('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1';
+  const headers = normalizeHeaders(options.headers);
+  if (options.organization !== undefined) headers['openai-organization'] = options.organization;
+  if (options.project !== undefined) headers['openai-project'] = options.project;
+  return chatCompletionsModel({
+    info: { provider: 'openai', id: options.model, name: `openai:${options.model}`, baseURL },
+    apiKey,
+    headers,
+    transport: options.transport,
+    maxTokensField: 'max_completion_tokens',
+  });
+}
+
+/**
+ * A model on any server that speaks the Chat Completions wire format: OpenRouter, Groq, Together,
+ * Fireworks, DeepSeek, xAI, vLLM, llama.cpp server, LM Studio, Ollama's `/v1`.
+ *
+ * Differences from `openai()`: the API key is optional and never read from the environment, and
+ * the output limit is sent as `max_tokens` (which every compatible server understands).
+ *
+ * @example
+ * const llama = openaiCompatible({ name: 'groq', model: 'llama-3.1-8b-instant', baseURL: 'https://api.groq.com/openai/v1', apiKey: process.env.GROQ_API_KEY });
+ */
+export function openaiCompatible(config: OpenAICompatibleConfig): Model {
+  const options = parseConfig('openaiCompatible', compatibleSchema, config);
+  const provider = options.name ?? 'openai-compatible';
+  return chatCompletionsModel({
+    info: { provider, id: options.model, name: `${provider}:${options.model}`, baseURL: options.baseURL },
+    apiKey: options.apiKey,
+    headers: normalizeHeaders(options.headers),
+    transport: options.transport,
+    maxTokensField: 'max_tokens',
+  });
+}
+
+export interface ChatCompletionsSetup {
+  readonly info: ModelInfo;
+  readonly apiKey: string | undefined;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly transport: Transport | undefined;
+  readonly maxTokensField: 'max_tokens' | 'max_completion_tokens';
+}
+
+/** The shared Chat Completions model behind `openai()`, `openaiCompatible()` and `simulated()`. */
+export function chatCompletionsModel(setup: ChatCompletionsSetup): Model {
+  const { info, apiKey, maxTokensField } = setup;
+  registerSecret(apiKey);
+  const url = `${info.baseURL!.replace(/\/+$/, '')}/chat/completions`;
+  // The key lives only in this closure: not on `info`, not in events, not in errors.
+  const baseHeaders: Record<string, string> = {
+    'content-type': 'application/json',
+    accept: 'text/event-stream',
+    ...setup.headers,
+    ...(apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {}),
+  };
+  return {
+    info,
+    stream(input: LlmRequestInput, options: StreamOptions = {}) {
+      return createEventStream(input, info, (subscriber, request) =>
+        runHttpStream(subscriber, {
+          info,
+          transport: setup.transport ?? defaultTransport(),
+          http: {
+            url,
+            method: 'POST',
+            headers: options.headers ? { ...normalizeHeaders(options.headers), ...baseHeaders } : baseHeaders,
+            body: JSON.stringify(toOpenAIChatBody(request, info, maxTokensField)),
+          },
+          framing: 'sse',
+          parser: openaiChatParser,
+          ...(options.signal ? { signal: options.signal } : {}),
+        }),
+      );
+    },
+  };
+}
+
+/**
+ * Renders a request as a Chat Completions body (streaming, with usage). Pure; exported for tests
+ * and for people who want to see exactly what goes on the wire.
+ */
+export function toOpenAIChatBody(request: LlmRequest, info: ModelInfo, maxTokensField: 'max_tokens' | 'max_completion_tokens' = 'max_completion_tokens'): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    model: info.id,
+    messages: request.messages.map((message) => {
+      switch (message.role) {
+        case 'system':
+          return { role: 'system', content: contentText(message.content) };
+        case 'user':
+          return { role: 'user', content: contentText(message.content), ...(message.name !== undefined ? { name: message.name } : {}) };
+        case 'assistant':
+          return {
+            role: 'assistant',
+            content: message.content ? contentText(message.content) : null,
+            ...(message.toolCalls?.length
+              ? {
+                  tool_calls: message.toolCalls.map((call) => ({
+                    id: call.id,
+                    type: 'function',
+                    function: { name: call.name, arguments: typeof call.arguments === 'string' ? call.arguments : JSON.stringify(call.arguments) },
+                  })),
+                }
+              : {}),
+          };
+        case 'tool':
+          return { role: 'tool', tool_call_id: message.toolCallId, content: contentText(message.content) };
+      }
+    }),
+    stream: true,
+    stream_options: { include_usage: true },
+  };
+  if (request.maxOutputTokens !== undefined) body[maxTokensField] = request.maxOutputTokens;
+  if (request.temperature !== undefined) body['temperature'] = request.temperature;
+  if (request.topP !== undefined) body['top_p'] = request.topP;
+  if (request.stop !== undefined) body['stop'] = request.stop;
+  if (request.seed !== undefined) body['seed'] = request.seed;
+  if (request.tools?.length) {
+    body['tools'] = request.tools.map((tool) => ({
+      type: 'function',
+      function: {
+        name: tool.name,
+        ...(tool.description !== undefined ? { description: tool.description } : {}),
+        parameters: tool.parameters,
+        ...(tool.strict !== undefined ? { strict: tool.strict } : {}),
+      },
+    }));
+  }
+  if (request.toolChoice !== undefined) {
+    body['tool_choice'] = typeof request.toolChoice === 'string' ? request.toolChoice : { type: 'function', function: { name: request.toolChoice.name } };
+  }
+  const format = request.responseFormat;
+  if (format?.type === 'json') {
+    body['response_format'] = format.schema
+      ? { type: 'json_schema', json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) } }
+      : { type: 'json_object' };
+  }
+  const extra = request.providerOptions?.[info.provider] ?? request.providerOptions?.['openai'];
+  if (extra) Object.assign(body, extra);
+  return body;
+}

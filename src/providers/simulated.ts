@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { defaultTransport } from '../http/default-transport';
+import type { Transport } from '../http/transport';
+import type { Model } from '../model';
+import { contentText } from '../request';
+import { jsonReply, openaiChunks, startMockServer, type MockReply, type MockServer, type RecordedRequest } from '../testing/mock-server';
+import { parseConfig } from './config';
+import { chatCompletionsModel } from './openai';
+
+/** A fault the simulator plays instead of (or in the middle of) an answer. */
+export type SimulatedFault =
+  /** An HTTP error with an OpenAI-style body, e.g. `{ status: 503 }` or `{ status: 429, retryAfterMs: 1000 }`. */
+  | { readonly status: number; readonly message?: string; readonly retryAfterMs?: number }
+  /** Drop the connection after this many tokens. */
+  | { readonly resetAfterTokens: number }
+  /** Stop sending after this many tokens and hold the connection open. */
+  | { readonly stallAfterTokens: number };
+
+export interface SimulatedConfig {
+  /** Model id reported in events. @defaultValue 'sim-1' */
+  readonly model?: string;
+  /** Delay before the first token. @defaultValue 150 */
+  readonly ttftMs?: number;
+  /** Output pace. @defaultValue 80 */
+  readonly tokensPerSecond?: number;
+  /** Answer length in tokens when the request sets no `maxOutputTokens` smaller. @defaultValue 60 */
+  readonly outputTokens?: number;
+  /** Faults for the first requests, in order: `[{ status: 503 }]` fails the first call only. */
+  readonly faults?: readonly SimulatedFault[];
+  /** Text the answers are drawn from. @defaultValue a small bundled corpus */
+  readonly corpus?: readonly string[];
+}
+
+/** A simulated model: a `Model`, plus its loopback server's record. */
+export interface SimulatedModel extends Model {
+  /** The loopback server (started on first use): what requests and connections it saw. */
+  server(): Promise<MockServer>;
+  /** Stops the server. The model starts a new one if used again. */
+  close(): Promise<void>;
+}
+
+const faultSchema = z.union([
+  z.strictObject({ status: z.number().int().min(400).max(599), message: z.string().optional(), retryAfterMs: z.number().nonnegative().optional() }),
+  z.strictObject({ resetAfterTokens: z.number().int().nonnegative() }),
+  z.strictObject({ stallAfterTokens: z.number().int().nonnegative() }),
+]);
+
+const configSchema = z.strictObject({
+  model: z.string().min(1).optional(),
+  ttftMs: z.number().nonnegative().optional(),
+  tokensPerSecond: z.number().positive().optional(),
+  outputTokens: z.number().int().positive().optional(),
+  faults: z.array(faultSchema).optional(),
+  corpus: z.array(z.string().min(1)).min(1).optional(),
+});
+
+/**
+ * A simulator, not a language model: answers are stitched deterministically from a small corpus
+ * (the same prompt always gets the same answer), paced at `ttftMs` and `tokensPerSecond`, with
+ * usage reported. It runs an OpenAI-compatible server on 127.0.0.1 inside your process, so every
+ * byte goes through the same HTTP transport and SSE parser as a real provider — which is what
+ * makes it useful for demos, tests and benchmarks without a key or a network.
+ *
+ * @example
+ * const model = simulated({ ttftMs: 300, tokensPerSecond: 40 });
+ * model.stream({ messages: [{ role: 'user', content: 'Tell me about streams' }] }).pipe(text()).subscribe(console.log);
+ */
+export function simulated(config: SimulatedConfig = {}): SimulatedModel {
+  const options = parseConfig('simulated', configSchema, config);
+  const { ttftMs = 150, tokensPerSecond = 80, outputTokens = 60, corpus = CORPUS } = options;
+  const faults = [...(options.faults ?? [])];
+  const id = options.model ?? 'sim-1';
+  let server: Promise<MockServer> | undefined;
+
+  const respond = (request: RecordedRequest): MockReply => {
+    const body = (request.json ?? {}) as { messages?: Array<{ content?: unknown }>; max_tokens?: number; max_completion_tokens?: number };
+    const prompt = (body.messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
+    const limit = body.max_tokens ?? body.max_completion_tokens;
+    const wanted = Math.min(outputTokens, limit ?? Infinity);
+    const deltas = answer(prompt, outputTokens, corpus).slice(0, wanted);
+    const finishReason = limit !== undefined && limit < outputTokens ? 'length' : 'stop';
+    const usage = { prompt_tokens: estimateTokens(prompt) + 4 * (body.messages?.length ?? 1), completion_tokens: deltas.length };
+    const chunks = openaiChunks(deltas, { model: id, finishReason, usage, id: `chatcmpl-sim-${request.index}` });
+    const pace = { firstChunkDelayMs: ttftMs, chunkDelayMs: 1000 / tokensPerSecond };
+    const headers = { 'content-type': 'text/event-stream', 'x-request-id': `req_sim_${request.index}` };
+    const fault = faults.shift();
+    if (fault === undefined) return { headers, chunks, ...pace };
+    if ('status' in fault) {
+      return jsonReply(
+        fault.status,
+        { error: { message: fault.message ?? `simulated ${fault.status}`, type: fault.status >= 500 ? 'server_error' : 'simulated_error', code: null } },
+        { 'x-request-id': `req_sim_${request.index}`, ...(fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {}) },
+      );
+    }
+    return 'resetAfterTokens' in fault ? { headers, chunks, ...pace, resetAfterChunks: fault.resetAfterTokens } : { headers, chunks, ...pace, stallAfterChunks: fault.stallAfterTokens };
+  };
+
+  const start = (): Promise<MockServer> => (server ??= startMockServer({ handler: respond, unref: true }));
+  const model = chatCompletionsModel({
+    info: { provider: 'simulated', id, name: `simulated:${id}`, baseURL: 'http://127.0.0.1/v1' },
+    apiKey: undefined,
+    headers: {},
+    transport: deferredOrigin(() => start().then((s) => s.origin), defaultTransport),
+    maxTokensField: 'max_tokens',
+  });
+  return {
+    ...model,
+    server: start,
+    async close() {
+      const running = server;
+      server = undefined;
+      await (await running)?.close();
+    },
+  };
+}
+
+/** A transport that waits for an origin (the simulator's port) and then sends there. */
+function deferredOrigin(origin: () => Promise<string>, inner: () => Transport): Transport {
+  return {
+    send(request, sink) {
+      let call: ReturnType<Transport['send']> | undefined;
+      let state: 'waiting' | 'aborted' | 'released' | 'sent' = 'waiting';
+      origin().then(
+        (base) => {
+          if (state !== 'waiting') return;
+          state = 'sent';
+          const url = new URL(request.url);
+          call = inner().send({ ...request, url: base + url.pathname + url.search }, sink);
+        },
+        (error: unknown) => {
+          if (state === 'waiting') sink.onError(error);
+        },
+      );
+      return {
+        abort() {
+          if (call) call.abort();
+          else state = 'aborted';
+        },
+        release() {
+          if (call) call.release();
+          else state = 'released';
+        },
+      };
+    },
+  };
+}
+
+/** Rough token estimate for prompts (4 characters a token), as simulated usage. */
+function estimateTokens(text: string): number {
+  return Math.ceil(text.length / 4);
+}
+
+/** Deterministic answer for a prompt: sentences picked by a PRNG seeded from the prompt, as word deltas. */
+function answer(prompt: string, tokens: number, corpus: readonly string[]): string[] {
+  let seed = 2166136261;
+  for (let i = 0; i < prompt.length; i++) seed = Math.imul(seed ^ prompt.charCodeAt(i), 16777619) >>> 0;
+  const random = (): number => {
+    seed = (seed + 0x6d2b79f5) >>> 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  const deltas: string[] = [];
+  while (deltas.length < tokens) {
+    const sentence = corpus[Math.floor(random() * corpus.length)]!;
+    for (const word of sentence.match(/\S+/g) ?? []) deltas.push(deltas.length === 0 ? word : ` ${word}`);
+  }
+  return deltas.slice(0, tokens);
+}
+
+/** The bundled corpus: plain sentences about streams and the costs of calling models. */
+const CORPUS: readonly string[] = [
+  'A stream is a promise that keeps its word many times over.',
+  'Every token that arrives early is a small gift to the person waiting at the screen.',
+  'Cancelling a request the moment nobody needs it is the cheapest optimization there is.',
+  'Caching an answer turns a slow and costly call into a lookup that takes microseconds.',
+  'Retries should wait a little longer each time, with a random jitter so that clients do not march in step.',
+  'A fallback model is a spare tire: rarely used, and priceless when it is.',
+  'Time to first token is what users feel; tokens per second is what they read.',
+  'Budgets work best when they are enforced while the response is still being written.',
+  'Rate limits are shared by everyone on the same key, so it pays to queue politely.',
+  'A circuit breaker stops a failing dependency from taking the rest of the system down with it.',
+  'Small models answer easy questions well, and strong models earn their price on the hard ones.',
+  'Observables are lazy: nothing happens until someone subscribes, and everything stops when they leave.',
+  'The request travels at the head of the stream, so every operator can read it before a byte is sent.',
+  'Back pressure is a conversation between a fast producer and a careful consumer.',
+  'A good log line says what happened, to which request, and how long it took.',
+  'Hedged requests trade a little extra load for a much shorter tail of slow responses.',
+  'Deadlines turn a hung connection into a clear error that the rest of the pipeline can handle.',
+  'The cheapest token is the one that never had to be generated.',
+  'Measure twice, and keep the numbers next to the machine they came from.',
+  'Simple pipelines compose into larger ones without anyone rewriting the parts.',
+];
