@@ -1,4 +1,5 @@
 import { defineConfig, type Options } from 'tsup';
+import { resolve } from 'node:path';
 import type { Plugin } from 'esbuild';
 
 const shared: Options = {
@@ -16,7 +17,7 @@ const browserTransport: Plugin = {
   name: 'rxllm-browser-transport',
   setup(build) {
     build.onResolve({ filter: /\/default-transport$/ }, (args) => ({
-      path: `${args.resolveDir}/${args.path.replace(/^.*\//, '')}.browser.ts`,
+      path: `${resolve(args.resolveDir, args.path)}.browser.ts`,
     }));
   },
 };
@@ -25,7 +26,6 @@ export default defineConfig([
   {
     ...shared,
     entry: { index: 'src/index.ts', operators: 'operators/index.ts', testing: 'src/testing/index.ts' },
-    clean: true,
   },
   {
     ...shared,

@@ -1,4 +1,4 @@
-import { Observable, type Observer, type OperatorFunction, type Subscriber, type TeardownLogic } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction, type TeardownLogic } from 'rxjs';
 import type { LlmEvent, ModelInfo, RequestEvent } from './events';
 import { LlmError } from './errors';
 import { parseRequest } from './request';
@@ -61,43 +61,63 @@ export function operate<T, R>(init: (source: Observable<T>, subscriber: Subscrib
 }
 
 /**
- * An observer that forwards to `subscriber`, running `onNext` (and the optional `onError` /
+ * A subscriber that forwards to `subscriber`, running `onNext` (and the optional `onError` /
  * `onComplete`) for each notification. A throw in any of them — user callbacks, token counters,
  * key functions — becomes `subscriber.error`, so no throw escapes into the producer.
+ *
+ * It is a `Subscriber` chained to the downstream one (not a plain observer): when downstream
+ * unsubscribes — even synchronously, inside the source's first `next()` — this one is closed at
+ * once, so a source that checks `closed` after emitting `request` really starts no I/O.
  */
 export function relay<T, R>(
   subscriber: Subscriber<R>,
   onNext: (value: T) => void,
   onError?: (error: unknown) => void,
   onComplete?: () => void,
-): Observer<T> {
-  return {
-    next(value) {
-      try {
-        onNext(value);
-      } catch (error) {
-        subscriber.error(error);
-      }
-    },
-    error: onError
-      ? (error) => {
-          try {
-            onError(error);
-          } catch (thrown) {
-            subscriber.error(thrown);
-          }
-        }
-      : (error) => subscriber.error(error),
-    complete: onComplete
-      ? () => {
-          try {
-            onComplete();
-          } catch (thrown) {
-            subscriber.error(thrown);
-          }
-        }
-      : () => subscriber.complete(),
-  };
+): Subscriber<T> {
+  return new RelaySubscriber(subscriber, onNext, onError, onComplete);
+}
+
+class RelaySubscriber<T, R> extends Subscriber<T> {
+  constructor(
+    private readonly downstream: Subscriber<R>,
+    private readonly onNext: (value: T) => void,
+    private readonly onErrorHook: ((error: unknown) => void) | undefined,
+    private readonly onCompleteHook: (() => void) | undefined,
+  ) {
+    // Subscriber's constructor adds this subscriber to `downstream`, which is the chaining we want.
+    super(downstream);
+  }
+
+  protected override _next(value: T): void {
+    try {
+      this.onNext(value);
+    } catch (error) {
+      this.downstream.error(error);
+    }
+  }
+
+  protected override _error(error: unknown): void {
+    try {
+      if (this.onErrorHook) this.onErrorHook(error);
+      else this.downstream.error(error);
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      if (this.onCompleteHook) this.onCompleteHook();
+      else this.downstream.complete();
+    } catch (thrown) {
+      this.downstream.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
 }
 
 /** True when `error` is an rxllm error marked retryable. */

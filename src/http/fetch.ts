@@ -36,11 +36,15 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
         if (graceTimer) clearTimeout(graceTimer);
         if (was === 'open') sink.onEnd();
       };
-      run().catch((error: unknown) => {
-        const was = state;
-        state = 'ended';
-        if (graceTimer) clearTimeout(graceTimer);
-        if (was === 'open') sink.onError(error);
+      // Start a microtask later, so an abort in the same tick as send() sends nothing.
+      queueMicrotask(() => {
+        if (state !== 'open') return;
+        run().catch((error: unknown) => {
+          const was = state;
+          state = 'ended';
+          if (graceTimer) clearTimeout(graceTimer);
+          if (was === 'open') sink.onError(error);
+        });
       });
       return {
         abort() {

@@ -72,15 +72,21 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
           if (was === 'open') sink.onError(error);
         },
       };
-      try {
-        dispatcherFor().dispatch(
-          { origin: url.origin, path: url.pathname + url.search, method: request.method, headers: request.headers, body: request.body ?? null },
-          handler,
-        );
-      } catch (error) {
-        state = 'ended';
-        queueMicrotask(() => sink.onError(error));
-      }
+      // Dispatch a microtask later: undici connects, or writes on an idle keep-alive socket,
+      // synchronously inside dispatch(). A caller that aborts in the same tick as send() (an
+      // operator that unsubscribes on the `request` event) thus sends nothing and keeps the socket.
+      queueMicrotask(() => {
+        if (state !== 'open') return;
+        try {
+          dispatcherFor().dispatch(
+            { origin: url.origin, path: url.pathname + url.search, method: request.method, headers: request.headers, body: request.body ?? null },
+            handler,
+          );
+        } catch (error) {
+          state = 'ended';
+          sink.onError(error);
+        }
+      });
       return {
         abort() {
           // After release() the body is being drained for reuse; that path ends on its own.

@@ -1,0 +1,51 @@
+/** Runs a bench script in a fresh Node process (under tsx) and returns its JSON stdout. */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export interface ChildOptions {
+  /** Extra Node flags, e.g. `--cpu-prof`, `--expose-gc`. */
+  readonly nodeFlags?: readonly string[];
+  readonly cwd?: string;
+  /** Kill the child after this long. @defaultValue 120_000 */
+  readonly timeoutMs?: number;
+}
+
+/** Absolute path of a file next to `from` (an `import.meta.url`). */
+export function here(from: string, relative: string): string {
+  return fileURLToPath(new URL(relative, from));
+}
+
+/**
+ * Spawns `node [flags] --import tsx <script> [args]`, waits for it, and parses the LAST line of
+ * its stdout as JSON. A non-zero exit or unparsable output rejects with the child's stderr.
+ */
+export function runChildJson<T>(script: string, args: readonly string[], options: ChildOptions = {}): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, ...args], {
+      cwd: options.cwd ?? process.cwd(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const last = stdout.trim().split('\n').pop() ?? '';
+      if (code !== 0) {
+        reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code}\n${stderr.trim()}\n${stdout.trim()}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(last) as T);
+      } catch {
+        reject(new Error(`${script} ${args.join(' ')}: no JSON result on stdout\n${stderr.trim()}\n${stdout.trim()}`));
+      }
+    });
+  });
+}

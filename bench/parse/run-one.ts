@@ -1,0 +1,120 @@
+/**
+ * One measurement, in a FRESH process: one contender, one stream size.
+ *
+ *   node --import tsx bench/parse/run-one.ts --client rxllm --tokens 100000 --base-url http://127.0.0.1:PORT/v1
+ *
+ * 1. Warm-up: at least `--warmup` streams (default 3) AND at least `--warmup-cpu-ms` of CPU
+ *    (default 150), so small streams get the same JIT warm-up as big ones.
+ * 2. K = enough streams for `--min-cpu-ms` of CPU (default 200), estimated from the warm-up
+ *    (or fixed with `--streams K`).
+ * 3. `gc()` if exposed, then `process.cpuUsage()` (user + system, whole process) and wall time
+ *    around consuming the stream K times. Every stream is checked: `deltas === tokens` and
+ *    `chars === tokens * 4`; a mismatch exits 1.
+ *
+ * Prints one JSON line (`RunOneResult`) on stdout.
+ */
+import { parseArgs } from 'node:util';
+import { CLIENTS, isClientName, type BenchClient } from '../clients/index';
+import { TOKEN_TEXT } from '../server';
+
+export interface RunOneResult {
+  readonly client: string;
+  readonly tokens: number;
+  readonly warmupStreams: number;
+  /** K: streams in the measured region. */
+  readonly streams: number;
+  readonly cpuUserUs: number;
+  readonly cpuSystemUs: number;
+  readonly cpuUs: number;
+  readonly wallUs: number;
+  /** (user + system) / (K × tokens). */
+  readonly cpuUsPerToken: number;
+  readonly wallUsPerToken: number;
+  readonly heapUsedMb: number;
+  readonly pid: number;
+}
+
+const { values } = parseArgs({
+  options: {
+    client: { type: 'string' },
+    tokens: { type: 'string' },
+    'base-url': { type: 'string' },
+    warmup: { type: 'string', default: '3' },
+    'warmup-cpu-ms': { type: 'string', default: '150' },
+    'min-cpu-ms': { type: 'string', default: '200' },
+    streams: { type: 'string' },
+  },
+});
+
+function fail(message: string): never {
+  process.stderr.write(`run-one: ${message}\n`);
+  process.exit(1);
+}
+
+const name = values.client ?? fail('--client is required');
+if (!isClientName(name)) fail(`unknown client "${name}" (have: ${Object.keys(CLIENTS).join(', ')})`);
+const tokens = Number(values.tokens);
+if (!Number.isInteger(tokens) || tokens <= 0) fail('--tokens must be a positive integer');
+const baseURL = values['base-url'] ?? fail('--base-url is required');
+const warmupStreams = Number(values.warmup);
+const warmupCpuUs = Number(values['warmup-cpu-ms']) * 1000;
+const minCpuUs = Number(values['min-cpu-ms']) * 1000;
+const fixedStreams = values.streams !== undefined ? Number(values.streams) : undefined;
+
+const expectedChars = tokens * TOKEN_TEXT.length;
+
+async function once(client: BenchClient): Promise<void> {
+  const { deltas, chars } = await client.consume(tokens);
+  if (deltas !== tokens || chars !== expectedChars) {
+    fail(`${name}: expected ${tokens} deltas / ${expectedChars} chars, got ${deltas} / ${chars}`);
+  }
+}
+
+const cpuOf = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
+
+const client = await CLIENTS[name](baseURL);
+
+// Warm-up, and the per-stream CPU estimate from its second half.
+const warmStart = process.cpuUsage();
+let warmed = 0;
+let lateStart = warmStart;
+let lateCount = 0;
+while (warmed < warmupStreams || cpuOf(process.cpuUsage(warmStart)) < warmupCpuUs) {
+  if (warmed === Math.max(1, warmupStreams >> 1) || (warmed > warmupStreams && lateCount > 4 * warmupStreams)) {
+    lateStart = process.cpuUsage();
+    lateCount = 0;
+  }
+  await once(client);
+  warmed++;
+  lateCount++;
+  if (warmed > 100_000) break;
+}
+const perStreamUs = cpuOf(process.cpuUsage(lateStart)) / Math.max(1, lateCount);
+const streams = fixedStreams ?? Math.max(1, Math.min(100_000, Math.ceil(minCpuUs / Math.max(1, perStreamUs))));
+
+(globalThis as { gc?: () => void }).gc?.();
+
+const cpuStart = process.cpuUsage();
+const wallStart = process.hrtime.bigint();
+for (let i = 0; i < streams; i++) await once(client);
+const wallUs = Number(process.hrtime.bigint() - wallStart) / 1000;
+const cpu = process.cpuUsage(cpuStart);
+
+await client.close();
+
+const total = streams * tokens;
+const result: RunOneResult = {
+  client: name,
+  tokens,
+  warmupStreams: warmed,
+  streams,
+  cpuUserUs: cpu.user,
+  cpuSystemUs: cpu.system,
+  cpuUs: cpuOf(cpu),
+  wallUs: Math.round(wallUs),
+  cpuUsPerToken: cpuOf(cpu) / total,
+  wallUsPerToken: wallUs / total,
+  heapUsedMb: Math.round(process.memoryUsage().heapUsed / 1e5) / 10,
+  pid: process.pid,
+};
+process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,0 +1,142 @@
+import { TestScheduler } from 'rxjs/testing';
+import { firstValueFrom, lastValueFrom, of, throwError, concat, map, toArray } from 'rxjs';
+import { describe, expect, it } from 'vitest';
+import { collect, LlmError, text, toAsyncIterable, toReadableStream, toSSE, type LlmEvent } from 'rxllm';
+import { parts } from './helpers/events';
+
+const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
+
+describe('text()', () => {
+  it('emits the text deltas only and completes with the source', () => {
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-r-h-a-k-b-t-u-f|', parts);
+      expectObservable(source.pipe(text())).toBe('-----a---b------|', { a: 'Hel', b: 'lo' });
+      expectSubscriptions(source.subscriptions).toBe('^---------------!');
+    });
+  });
+
+  it('passes errors through after the text seen so far', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const error = new LlmError({ code: 'server_error', message: 'boom', retryable: true });
+      expectObservable(cold('-r-a-#', parts, error).pipe(text())).toBe('---a-#', { a: 'Hel' }, error);
+    });
+  });
+
+  it('releases upstream in the same frame when the consumer unsubscribes', () => {
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      const source = cold('-r-a-b-c-f|', parts);
+      expectObservable(source.pipe(text()), '^----!').toBe('---a-', { a: 'Hel' });
+      expectSubscriptions(source.subscriptions).toBe('^----!');
+    });
+  });
+
+  it('works with a synchronous source', async () => {
+    const deltas = await lastValueFrom(of<LlmEvent>(parts.r, parts.a, parts.b, parts.f).pipe(text(), toArray()));
+    expect(deltas).toEqual(['Hel', 'lo']);
+  });
+});
+
+describe('collect()', () => {
+  it('emits one completion when the stream completes', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      const source = cold('-r-h-k-a-b-t-v-u-f|', parts);
+      expectObservable(source.pipe(collect())).toBe('------------------(c|)', {
+        c: {
+          text: 'Hello',
+          reasoning: 'thinking',
+          toolCalls: [{ index: 0, id: 'call_1', name: 'lookup', arguments: '{"q":"x"}', input: { q: 'x' } }],
+          usage: parts.u.usage,
+          finishReason: 'stop',
+          rawFinishReason: 'stop',
+          model: parts.r.model,
+          requestId: 'req_1',
+        },
+      });
+    });
+  });
+
+  it('discards output before a retry notice that resets', async () => {
+    const completion = await firstValueFrom(of<LlmEvent>(parts.r, parts.a, parts.x, parts.b, parts.f).pipe(collect()));
+    expect(completion.text).toBe('lo');
+  });
+
+  it('errors when the stream completes without a finish event', async () => {
+    const result = firstValueFrom(of<LlmEvent>(parts.r, parts.a).pipe(collect()));
+    await expect(result).rejects.toMatchObject({ code: 'malformed_stream' });
+  });
+
+  it('keeps unparsable tool arguments as text with no input, and empty ones as {}', async () => {
+    const events: LlmEvent[] = [
+      parts.r,
+      { type: 'tool-call', index: 2, id: 'b', name: 'second', argumentsDelta: '' },
+      { type: 'tool-call', index: 1, id: 'a', name: 'first', argumentsDelta: '{"q": "te' },
+      { type: 'finish', reason: 'tool-calls' },
+    ];
+    const { toolCalls } = await firstValueFrom(of(...events).pipe(collect()));
+    expect(toolCalls.map((c) => [c.index, c.name, c.arguments, c.input])).toEqual([
+      [1, 'first', '{"q": "te', undefined],
+      [2, 'second', '', {}],
+    ]);
+  });
+
+  it('passes errors through and emits nothing', () => {
+    scheduler().run(({ cold, expectObservable }) => {
+      expectObservable(cold('-r-a-#', parts).pipe(collect())).toBe('-----#');
+    });
+  });
+});
+
+describe('toAsyncIterable()', () => {
+  it('yields every value and ends', async () => {
+    const seen: string[] = [];
+    for await (const delta of toAsyncIterable(of<LlmEvent>(parts.r, parts.a, parts.b, parts.f).pipe(text()))) seen.push(delta);
+    expect(seen).toEqual(['Hel', 'lo']);
+  });
+
+  it('throws the error after the values before it', async () => {
+    const seen: string[] = [];
+    const source = concat(of('a', 'b'), throwError(() => new Error('boom')));
+    await expect(
+      (async () => {
+        for await (const value of toAsyncIterable(source)) seen.push(value);
+      })(),
+    ).rejects.toThrow('boom');
+    expect(seen).toEqual(['a', 'b']);
+  });
+
+  it('unsubscribes when the loop is left', async () => {
+    let unsubscribed = false;
+    const source = new (await import('rxjs')).Observable<number>((subscriber) => {
+      subscriber.next(1);
+      subscriber.next(2);
+      return () => (unsubscribed = true);
+    });
+    for await (const value of toAsyncIterable(source)) if (value === 2) break;
+    expect(unsubscribed).toBe(true);
+  });
+});
+
+describe('toReadableStream() and toSSE()', () => {
+  it('streams values and closes', async () => {
+    const reader = toReadableStream(of(1, 2, 3)).getReader();
+    const values: number[] = [];
+    for (let r = await reader.read(); !r.done; r = await reader.read()) values.push(r.value);
+    expect(values).toEqual([1, 2, 3]);
+  });
+
+  it('frames events as SSE, leaves the request out, and ends an error with one error frame', async () => {
+    const error = new LlmError({ code: 'rate_limited', message: 'slow down', retryable: true, status: 429 });
+    const body = await new Response(toSSE(concat(of<LlmEvent>(parts.r, parts.a), throwError(() => error)))).text();
+    expect(body).toBe(
+      'event: text\ndata: {"type":"text","text":"Hel"}\n\n' +
+        'event: error\ndata: {"type":"error","error":{"name":"LlmError","code":"rate_limited","message":"slow down","retryable":true,"status":429}}\n\n',
+    );
+  });
+
+  it('maps a stream through the Web stream without losing order', async () => {
+    const stream = toReadableStream(of(1, 2, 3).pipe(map((n) => n * 2)));
+    const values: number[] = [];
+    await stream.pipeTo(new WritableStream({ write: (v) => void values.push(v) }));
+    expect(values).toEqual([2, 4, 6]);
+  });
+});

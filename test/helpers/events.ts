@@ -1,0 +1,20 @@
+import type { LlmEvent, ModelInfo } from 'rxllm';
+import { parseRequest } from 'rxllm';
+
+/** Shared event factories for marble tests: one letter per event, the same everywhere. */
+export const modelInfo: ModelInfo = { provider: 'test', id: 'test-model', name: 'test:test-model' };
+export const request = parseRequest({ messages: [{ role: 'user', content: 'Hi' }] });
+
+export const parts = {
+  r: { type: 'request', request, model: modelInfo },
+  h: { type: 'response', status: 200, requestId: 'req_1', headers: { 'x-request-id': 'req_1' } },
+  a: { type: 'text', text: 'Hel' },
+  b: { type: 'text', text: 'lo' },
+  c: { type: 'text', text: '!' },
+  k: { type: 'reasoning', text: 'thinking' },
+  t: { type: 'tool-call', index: 0, id: 'call_1', name: 'lookup', argumentsDelta: '{"q":' },
+  v: { type: 'tool-call', index: 0, argumentsDelta: '"x"}' },
+  u: { type: 'usage', usage: { inputTokens: 3, outputTokens: 3, totalTokens: 6 } },
+  f: { type: 'finish', reason: 'stop', rawReason: 'stop' },
+  x: { type: 'retry', attempt: 1, delayMs: 10, cause: 'server_error', reset: true },
+} satisfies Record<string, LlmEvent>;

@@ -1,0 +1,153 @@
+/**
+ * Helpers for wire-level tests: run a recorded body through a provider parser purely (decoder +
+ * parser, no HTTP), or through a real model against the mock server, and reduce the outcome to
+ * plain data that can be compared and snapshotted.
+ */
+import { readFileSync } from 'node:fs';
+import type { Observable } from 'rxjs';
+import { LlmError, openaiChatParser, openaiCompatible } from 'rxllm';
+import type { CallMeta, LlmEvent, Model, StreamParser } from 'rxllm';
+import type { MockReply, MockServer } from 'rxllm/testing';
+import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../../src/http/sse';
+
+/** What a stream ended with: its events (in order), then either completion or one error. */
+export interface WireOutcome {
+  readonly events: LlmEvent[];
+  /** The error the stream ended with; `undefined` when it completed. */
+  readonly error: unknown;
+  readonly completed: boolean;
+}
+
+export interface ParseWireOptions {
+  /** @defaultValue openaiChatParser */
+  readonly parser?: (meta: CallMeta) => StreamParser;
+  /** @defaultValue 'sse' */
+  readonly framing?: 'sse' | 'ndjson';
+  /** @defaultValue 'openai-compatible' */
+  readonly provider?: string;
+  /** Set on the parser's meta as if the response headers had carried it. */
+  readonly requestId?: string;
+}
+
+/**
+ * Feeds body pieces through the frame decoder and a fresh parser, the way `runHttpStream` does:
+ * messages after the end marker are ignored, a throw ends the run with that error, and at end of
+ * body the parser's `end()` runs unless the end marker came. Pure and synchronous.
+ */
+export function parseWire(pieces: Iterable<Uint8Array>, options: ParseWireOptions = {}): WireOutcome {
+  const { parser: createParser = openaiChatParser, framing = 'sse', provider = 'openai-compatible', requestId } = options;
+  const meta: CallMeta = requestId === undefined ? { provider } : { provider, requestId };
+  const parser = createParser(meta);
+  const events: LlmEvent[] = [];
+  const emit = (event: LlmEvent): void => {
+    events.push(event);
+  };
+  let finished = false;
+  const onMessage = (data: string, event: string | undefined): void => {
+    if (finished) return;
+    if (parser.message(data, event, emit)) finished = true;
+  };
+  const decoder: FrameDecoder = framing === 'sse' ? sseDecoder(onMessage) : ndjsonDecoder((line) => onMessage(line, undefined));
+  try {
+    for (const piece of pieces) {
+      if (finished) break;
+      decoder.push(piece);
+    }
+    decoder.end();
+    if (!finished) parser.end(emit);
+  } catch (error) {
+    return { events, error, completed: false };
+  }
+  return { events, error: undefined, completed: true };
+}
+
+/** `bytes` cut at the given offsets (ascending), e.g. `splitAt(body, k)` for two pieces. */
+export function splitAt(bytes: Uint8Array, ...offsets: number[]): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let start = 0;
+  for (const offset of offsets) {
+    out.push(bytes.subarray(start, offset));
+    start = offset;
+  }
+  out.push(bytes.subarray(start));
+  return out;
+}
+
+/** A file's bytes. */
+export function bytesOf(path: string): Uint8Array {
+  return new Uint8Array(readFileSync(path));
+}
+
+/** The comparable facts of an error: class, code, message, status, retry hints, request id. */
+export interface ErrorFacts {
+  readonly name: string;
+  readonly isLlmError: boolean;
+  readonly code?: string;
+  readonly message: string;
+  readonly retryable?: boolean;
+  readonly status?: number;
+  readonly retryAfterMs?: number;
+  readonly requestId?: string;
+  readonly provider?: string;
+  readonly providerCode?: string;
+}
+
+export function errorFacts(error: unknown): ErrorFacts {
+  if (!(error instanceof Error)) return { name: typeof error, isLlmError: false, message: String(error) };
+  const e = error as Error & Partial<Record<'code' | 'providerCode' | 'provider' | 'requestId', string>> & { retryable?: boolean; status?: number; retryAfterMs?: number };
+  const facts: Record<string, unknown> = { name: error.constructor.name, isLlmError: LlmError.is(error), message: error.message };
+  for (const key of ['code', 'retryable', 'status', 'retryAfterMs', 'requestId', 'provider', 'providerCode'] as const) {
+    if (e[key] !== undefined) facts[key] = e[key];
+  }
+  return facts as unknown as ErrorFacts;
+}
+
+/**
+ * Subscribes and records every event until complete or error. Resolves (never rejects) with the
+ * outcome; `errors` counts error notifications, so a test can demand exactly one.
+ */
+export function runStream(stream: Observable<LlmEvent>): Promise<WireOutcome & { readonly errors: number }> {
+  return new Promise((resolve) => {
+    const events: LlmEvent[] = [];
+    let errors = 0;
+    stream.subscribe({
+      next: (event) => events.push(event),
+      error: (error: unknown) => {
+        errors++;
+        resolve({ events, error, completed: false, errors });
+      },
+      complete: () => resolve({ events, error: undefined, completed: true, errors }),
+    });
+  });
+}
+
+/** An OpenAI-compatible model pointed at the mock server. */
+export function mockModel(server: MockServer): Model {
+  return openaiCompatible({ model: 'x', baseURL: server.url, apiKey: 'test-key-wire-fixtures' });
+}
+
+/** Serves `reply` for the next request and streams one call of `model` through it. */
+export function streamReply(server: MockServer, model: Model, reply: MockReply): Promise<WireOutcome & { readonly errors: number }> {
+  server.enqueue(reply);
+  return runStream(model.stream({ messages: [{ role: 'user', content: 'hi' }] }));
+}
+
+/**
+ * Events reduced for snapshots: the `request` event becomes its provider and model id (its
+ * `baseURL` carries the mock server's random port); every other event is kept as is.
+ */
+export function snapshotEvents(events: readonly LlmEvent[]): unknown[] {
+  return events.map((event) => (event.type === 'request' ? { type: 'request', provider: event.model.provider, id: event.model.id } : event));
+}
+
+/** The joined text of one delta type, e.g. `joined(events, 'text')`. */
+export function joined(events: readonly LlmEvent[], type: 'text' | 'reasoning'): string {
+  const parts: string[] = [];
+  for (const event of events) if (event.type === type) parts.push(event.text);
+  return parts.join('');
+}
+
+/** Events without `request` and `response`: what the parser alone produced. */
+export function parserEvents(events: readonly LlmEvent[]): LlmEvent[] {
+  return events.filter((event) => event.type !== 'request' && event.type !== 'response');
+}
