@@ -6,8 +6,9 @@ import { filter, first, lastValueFrom, Observable, take, takeWhile, toArray } fr
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   collect, fetchTransport, isEvent, LlmError, openaiCompatible, text, toAsyncIterable, toReadableStream, toSSE,
-  type LlmEvent, type LlmRequestInput, type Transport,
+  undiciTransport, type LlmEvent, type LlmRequestInput, type Transport,
 } from 'rxllm';
+import { Agent } from 'undici';
 import { openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { pause, record, waitFor } from './helpers/observe';
 
@@ -142,15 +143,20 @@ describe('unsubscribing synchronously on the request event sends nothing', () =>
 
   it('an operator that unsubscribes inside next, with a warm keep-alive socket in the pool', async () => {
     server.enqueue(openaiTextReply('warm up'));
-    const llm = model();
-    await lastValueFrom(llm.stream(request).pipe(collect()));
-    await pause(100); // let the pool see the end of the body, as in the keep-alive test below
-    expect(leaveOnRequest(llm.stream(request))).toEqual(['request']);
-    await pause(300);
-    // The idle socket would take a synchronous write: nothing may be written on it.
-    expect(server.requests).toHaveLength(1);
-    expect(server.connections).toHaveLength(1);
-    expect(server.connections[0]).toMatchObject({ requests: 1, closedAt: undefined });
+    const agent = new Agent();
+    try {
+      const llm = model(undiciTransport({ dispatcher: agent }));
+      await lastValueFrom(llm.stream(request).pipe(collect()));
+      await waitFor(() => agent.stats[server.origin]?.free === 1, 'the socket to be free in the pool');
+      expect(leaveOnRequest(llm.stream(request))).toEqual(['request']);
+      await pause(300);
+      // undici writes on an idle socket synchronously inside dispatch(): nothing may be written.
+      expect(server.requests).toHaveLength(1);
+      expect(server.connections).toHaveLength(1);
+      expect(server.connections[0]).toMatchObject({ requests: 1, closedAt: undefined });
+    } finally {
+      await agent.destroy();
+    }
   });
 });
 
@@ -247,26 +253,42 @@ describe('AbortSignal', () => {
 });
 
 describe('keep-alive', () => {
-  /**
-   * The body in one write, which Node sends in the same segment as the end of the chunked body:
-   * the client sees [DONE] and the end together, so its socket is idle again by the time the
-   * next request is dispatched. (Were the end to come in a later read, the pool would rightly
-   * open a second socket for a request sent in between.)
-   */
-  const oneWrite = ({ chunks = [], ...reply }: MockReply): MockReply => ({ ...reply, body: chunks.join('') });
-
-  it('a stream completed at [DONE] leaves its socket for the next request', async () => {
-    server.enqueue(oneWrite(openaiTextReply('one two three')), oneWrite(openaiTextReply('four five')));
-    const llm = model();
-    const a = await lastValueFrom(llm.stream(request).pipe(collect()));
-    expect(a.text).toBe('one two three');
-    expect(server.connections[0]!.closedAt).toBeUndefined();
-    const b = await lastValueFrom(llm.stream(request).pipe(collect()));
-    expect(b.text).toBe('four five');
+  const twoRequestsOnOneSocket = (): void => {
     expect(server.requests).toHaveLength(2);
     expect(server.connections).toHaveLength(1);
     expect(server.connections[0]).toMatchObject({ requests: 2, closedAt: undefined, closedMidResponse: false });
     expect(server.requests[1]!.connectionId).toBe(server.requests[0]!.connectionId);
+  };
+
+  it('a stream completed at [DONE] leaves its socket for the next request (own undici Agent)', async () => {
+    // Paced, many writes: [DONE] and the end of the chunked body may come in separate reads.
+    server.enqueue(openaiTextReply('one two three', { chunkDelayMs: 5 }), openaiTextReply('four five', { chunkDelayMs: 5 }));
+    const agent = new Agent();
+    try {
+      const llm = model(undiciTransport({ dispatcher: agent }));
+      expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('one two three');
+      // undici hands a socket back to the pool one event-loop turn after its response ended;
+      // a request dispatched before that rightly gets a new socket. Wait for the pool to say so.
+      await waitFor(() => agent.stats[server.origin]?.free === 1, 'the socket to be free in the pool');
+      expect(server.connections[0]!.closedAt).toBeUndefined();
+      expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('four five');
+      twoRequestsOnOneSocket();
+    } finally {
+      await agent.destroy();
+    }
+  });
+
+  it('a stream completed at [DONE] leaves its socket for the next request (default transport)', async () => {
+    // The body in one write: Node sends it with the end of the chunked body, so the client sees
+    // [DONE] and the end in one read; then undici frees the socket one event-loop turn later.
+    const oneWrite = ({ chunks = [], ...reply }: MockReply): MockReply => ({ ...reply, body: chunks.join('') });
+    server.enqueue(oneWrite(openaiTextReply('one two three')), oneWrite(openaiTextReply('four five')));
+    const llm = model();
+    expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('one two three');
+    await pause(250);
+    expect(server.connections[0]!.closedAt).toBeUndefined();
+    expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('four five');
+    twoRequestsOnOneSocket();
   });
 });
 

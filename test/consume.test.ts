@@ -1,9 +1,10 @@
 import { TestScheduler } from 'rxjs/testing';
-import { firstValueFrom, lastValueFrom, of, throwError, concat, map, toArray } from 'rxjs';
+import { Observable, concat, firstValueFrom, from, lastValueFrom, map, of, throwError, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { collect, LlmError, text, toAsyncIterable, toReadableStream, toSSE, type LlmEvent } from 'rxllm';
 import { parts } from './helpers/events';
 
+const events = (...list: LlmEvent[]): Observable<LlmEvent> => from(list);
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 describe('text()', () => {
@@ -31,7 +32,7 @@ describe('text()', () => {
   });
 
   it('works with a synchronous source', async () => {
-    const deltas = await lastValueFrom(of<LlmEvent>(parts.r, parts.a, parts.b, parts.f).pipe(text(), toArray()));
+    const deltas = await lastValueFrom(events(parts.r, parts.a, parts.b, parts.f).pipe(text(), toArray()));
     expect(deltas).toEqual(['Hel', 'lo']);
   });
 });
@@ -56,12 +57,12 @@ describe('collect()', () => {
   });
 
   it('discards output before a retry notice that resets', async () => {
-    const completion = await firstValueFrom(of<LlmEvent>(parts.r, parts.a, parts.x, parts.b, parts.f).pipe(collect()));
+    const completion = await firstValueFrom(events(parts.r, parts.a, parts.x, parts.b, parts.f).pipe(collect()));
     expect(completion.text).toBe('lo');
   });
 
   it('errors when the stream completes without a finish event', async () => {
-    const result = firstValueFrom(of<LlmEvent>(parts.r, parts.a).pipe(collect()));
+    const result = firstValueFrom(events(parts.r, parts.a).pipe(collect()));
     await expect(result).rejects.toMatchObject({ code: 'malformed_stream' });
   });
 
@@ -89,7 +90,7 @@ describe('collect()', () => {
 describe('toAsyncIterable()', () => {
   it('yields every value and ends', async () => {
     const seen: string[] = [];
-    for await (const delta of toAsyncIterable(of<LlmEvent>(parts.r, parts.a, parts.b, parts.f).pipe(text()))) seen.push(delta);
+    for await (const delta of toAsyncIterable(events(parts.r, parts.a, parts.b, parts.f).pipe(text()))) seen.push(delta);
     expect(seen).toEqual(['Hel', 'lo']);
   });
 
@@ -106,7 +107,7 @@ describe('toAsyncIterable()', () => {
 
   it('unsubscribes when the loop is left', async () => {
     let unsubscribed = false;
-    const source = new (await import('rxjs')).Observable<number>((subscriber) => {
+    const source = new Observable<number>((subscriber) => {
       subscriber.next(1);
       subscriber.next(2);
       return () => (unsubscribed = true);
@@ -126,7 +127,7 @@ describe('toReadableStream() and toSSE()', () => {
 
   it('frames events as SSE, leaves the request out, and ends an error with one error frame', async () => {
     const error = new LlmError({ code: 'rate_limited', message: 'slow down', retryable: true, status: 429 });
-    const body = await new Response(toSSE(concat(of<LlmEvent>(parts.r, parts.a), throwError(() => error)))).text();
+    const body = await new Response(toSSE(concat(events(parts.r, parts.a), throwError(() => error)))).text();
     expect(body).toBe(
       'event: text\ndata: {"type":"text","text":"Hel"}\n\n' +
         'event: error\ndata: {"type":"error","error":{"name":"LlmError","code":"rate_limited","message":"slow down","retryable":true,"status":429}}\n\n',

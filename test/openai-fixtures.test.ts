@@ -7,10 +7,10 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiError, LlmError, RateLimitError, collect, type LlmEvent, type Model } from 'rxllm';
+import { ApiError, LlmError, RateLimitError, collect, type LlmEvent } from 'rxllm';
 import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { from, lastValueFrom } from 'rxjs';
-import { bytesOf, errorFacts, joined, mockModel, parseWire, parserEvents, snapshotEvents, splitAt, streamReply, type WireOutcome } from './helpers/wire';
+import { afterRequest, bytesOf, errorFacts, joined, mockModel, parseWire, parserEvents, replyRouter, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
 
 const FIXTURES = '/work/shared/fixtures';
 const DIRS = ['openai-chat', 'openai-compatible'];
@@ -26,29 +26,28 @@ const fixtures = DIRS.flatMap((dir) =>
 const streams = fixtures.filter((f) => f.name.endsWith('.sse'));
 
 let server: MockServer;
-let model: Model;
-/** Outcomes per fixture label, whole and byte-split, filled by the first describe. */
+/** Outcomes per fixture label, whole and byte-split. */
 const outcomes = new Map<string, { whole: WireOutcome; byte: WireOutcome }>();
 
+// Every fixture is streamed once whole and once byte by byte, all at the same time (a byte-split
+// body costs one event-loop turn per byte, so running them one after another would be slow).
 beforeAll(async () => {
   server = await startMockServer();
-  model = mockModel(server);
-});
+  const stream = replyRouter(server, mockModel(server));
+  await Promise.all(
+    fixtures.map(async ({ label, file }) => {
+      const [whole, byte] = await Promise.all([stream(fixtureReply(file)), stream(fixtureReply(file, { split: 'byte' }))]);
+      outcomes.set(label, { whole, byte });
+    }),
+  );
+}, 30_000);
 afterAll(async () => {
-  await server.close();
+  await server?.close();
 });
 
-/** The outcome of `label`, streamed on first use (so the fact tests also run alone, e.g. with `-t`). */
-async function outcomeOf(label: string): Promise<{ whole: WireOutcome; byte: WireOutcome }> {
-  let outcome = outcomes.get(label);
-  if (!outcome) {
-    const fixture = fixtures.find((f) => f.label === label);
-    if (!fixture) throw new Error(`no fixture ${label}`);
-    const whole = await streamReply(server, model, fixtureReply(fixture.file));
-    const byte = await streamReply(server, model, fixtureReply(fixture.file, { split: 'byte' }));
-    outcome = { whole, byte };
-    outcomes.set(label, outcome);
-  }
+function outcomeOf(label: string): { whole: WireOutcome; byte: WireOutcome } {
+  const outcome = outcomes.get(label);
+  if (!outcome) throw new Error(`no outcome for fixture ${label}`);
   return outcome;
 }
 
@@ -71,9 +70,9 @@ describe('recorded Chat Completions fixtures over HTTP', () => {
     );
   });
 
-  it.each(fixtures.map((f) => [f.label] as const))('%s: byte-split and whole runs agree', async (label) => {
-    const { whole, byte } = await outcomeOf(label);
-    expect(byte.events).toEqual(whole.events);
+  it.each(fixtures.map((f) => [f.label] as const))('%s: byte-split and whole runs agree', (label) => {
+    const { whole, byte } = outcomeOf(label);
+    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
     expect(byte.completed).toBe(whole.completed);
     expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
     expect(whole.events[0]?.type).toBe('request');
@@ -83,7 +82,7 @@ describe('recorded Chat Completions fixtures over HTTP', () => {
 
 describe('recorded fixtures: key facts', () => {
   it('openai-chat/tool-call-usage.sse: one get_capital call with {"country":"UK"}, usage 53/15/68, tool_calls', async () => {
-    const { whole } = await outcomeOf('openai-chat/tool-call-usage.sse');
+    const { whole } = outcomeOf('openai-chat/tool-call-usage.sse');
     expect(whole.error).toBeUndefined();
     const done = await completion(whole.events);
     expect(done.text).toBe('');
@@ -97,7 +96,7 @@ describe('recorded fixtures: key facts', () => {
   });
 
   it('openai-chat/text-after-tool-usage.sse: text, usage 78/9/87, stop', async () => {
-    const { whole } = await outcomeOf('openai-chat/text-after-tool-usage.sse');
+    const { whole } = outcomeOf('openai-chat/text-after-tool-usage.sse');
     const done = await completion(whole.events);
     expect(done.text).toBe('The capital of the UK is London.');
     expect(done.toolCalls).toEqual([]);
@@ -106,7 +105,7 @@ describe('recorded fixtures: key facts', () => {
   });
 
   it('openai-chat/text-usage-count.sse: text, usage 14/13/27, and the response event carries request id and rate limits', async () => {
-    const { whole } = await outcomeOf('openai-chat/text-usage-count.sse');
+    const { whole } = outcomeOf('openai-chat/text-usage-count.sse');
     const done = await completion(whole.events);
     expect(done.text).toBe('1, 2, 3, 4, 5');
     expect(done.usage).toMatchObject({ inputTokens: 14, outputTokens: 13, totalTokens: 27 });
@@ -124,15 +123,15 @@ describe('recorded fixtures: key facts', () => {
   });
 
   it('openai-compatible/openrouter-text-usage.sse: comment skipped, text, usage 586/3/589, stop', async () => {
-    const { whole } = await outcomeOf('openai-compatible/openrouter-text-usage.sse');
+    const { whole } = outcomeOf('openai-compatible/openrouter-text-usage.sse');
     const done = await completion(whole.events);
     expect(done.text).toBe('test response');
     expect(done.usage).toMatchObject({ inputTokens: 586, outputTokens: 3, totalTokens: 589 });
     expect(done.finishReason).toBe('stop');
   });
 
-  it('openai-compatible/openrouter-processing-comments-midstream-error.sse: reasoning deltas, then the in-band error', async () => {
-    const { whole } = await outcomeOf('openai-compatible/openrouter-processing-comments-midstream-error.sse');
+  it('openai-compatible/openrouter-processing-comments-midstream-error.sse: reasoning deltas, then the in-band error', () => {
+    const { whole } = outcomeOf('openai-compatible/openrouter-processing-comments-midstream-error.sse');
     expect(whole.completed).toBe(false);
     const produced = parserEvents(whole.events);
     expect(produced.map((e) => e.type)).toEqual(['reasoning', 'reasoning']);
@@ -144,8 +143,8 @@ describe('recorded fixtures: key facts', () => {
     expect((whole.error as Error).message).toContain('Token limit reached');
   });
 
-  it('openai-compatible/groq-event-error-tool-use-failed.sse: reasoning, then `event: error` as a non-retryable ApiError tool_use_failed', async () => {
-    const { whole } = await outcomeOf('openai-compatible/groq-event-error-tool-use-failed.sse');
+  it('openai-compatible/groq-event-error-tool-use-failed.sse: reasoning, then `event: error` as a non-retryable ApiError tool_use_failed', () => {
+    const { whole } = outcomeOf('openai-compatible/groq-event-error-tool-use-failed.sse');
     expect(whole.completed).toBe(false);
     const produced = parserEvents(whole.events);
     expect(produced.length).toBeGreaterThan(0);
@@ -159,8 +158,8 @@ describe('recorded fixtures: key facts', () => {
     expect(error.message).toContain('Tool call validation failed');
   });
 
-  it('openai-compatible/openrouter-error-429-rate-limit.json: RateLimitError, retryable, status 429', async () => {
-    const { whole } = await outcomeOf('openai-compatible/openrouter-error-429-rate-limit.json');
+  it('openai-compatible/openrouter-error-429-rate-limit.json: RateLimitError, retryable, status 429', () => {
+    const { whole } = outcomeOf('openai-compatible/openrouter-error-429-rate-limit.json');
     expect(whole.events.map((e) => e.type)).toEqual(['request']);
     expect(whole.error).toBeInstanceOf(RateLimitError);
     const error = whole.error as RateLimitError;
@@ -179,11 +178,9 @@ describe('recorded fixtures: pure decoder + parser split in two at every offset'
     const bytes = bytesOf(file);
     const whole = parseWire([bytes]);
     // The pure run must say what the HTTP run said (minus request/response, which HTTP adds).
-    const http = outcomes.get(label);
-    if (http) {
-      expect(whole.events).toEqual(parserEvents(http.whole.events));
-      expect(whole.completed).toBe(http.whole.completed);
-    }
+    const http = outcomeOf(label);
+    expect(whole.events).toEqual(parserEvents(http.whole.events));
+    expect(whole.completed).toBe(http.whole.completed);
     const wholeError = whole.error === undefined ? null : errorFacts(whole.error);
     const step = statSync(file).size < SMALL ? 1 : 7;
     let checked = 0;

@@ -13,13 +13,13 @@
  *
  * A case file added to the folder is picked up without touching this file.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LlmError, collect, type Model, type Usage } from 'rxllm';
+import { LlmError, collect, type Usage } from 'rxllm';
 import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
-import { errorFacts, joined, mockModel, streamReply, type WireOutcome } from './helpers/wire';
+import { afterRequest, bytesOf, errorFacts, joined, mockModel, parseWire, replyRouter, splitAt, type WireOutcome } from './helpers/wire';
 
 const DIR = '/work/shared/fixtures/peer-cases';
 const CHAT_CASE = /^(openai-node|vercel-openai|vercel-compat)-.+\.sse$/;
@@ -136,28 +136,56 @@ async function check(outcome: WireOutcome & { readonly errors: number }, expecte
 }
 
 let server: MockServer;
-let model: Model;
+const outcomes = new Map<string, { whole: WireOutcome & { errors: number }; byte: WireOutcome & { errors: number } }>();
 
+// Every case is streamed once whole and once byte by byte, all at the same time (a byte-split body
+// costs one event-loop turn per byte, so running them one after another would be slow).
 beforeAll(async () => {
   server = await startMockServer();
-  model = mockModel(server);
-});
+  const stream = replyRouter(server, mockModel(server));
+  await Promise.all(
+    cases.map(async ({ name, sse }) => {
+      const [whole, byte] = await Promise.all([stream(fixtureReply(sse)), stream(fixtureReply(sse, { split: 'byte' }))]);
+      outcomes.set(name, { whole, byte });
+    }),
+  );
+}, 30_000);
 afterAll(async () => {
-  await server.close();
+  await server?.close();
 });
 
 describe('OpenAI Chat Completions peer cases', () => {
-  it('finds the 35 chat cases, each with its expectation', () => {
+  it('finds the chat cases (35 at the time of writing), each with its expectation', () => {
     expect(cases.length).toBeGreaterThanOrEqual(35);
   });
 
-  it.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, { sse, expected }) => {
-    const whole = await streamReply(server, model, fixtureReply(sse));
-    const byte = await streamReply(server, model, fixtureReply(sse, { split: 'byte' }));
+  it.each(cases.map((c) => [c.name, c] as const))('%s', async (name, { expected }) => {
+    const outcome = outcomes.get(name);
+    if (!outcome) throw new Error(`no outcome for ${name}`);
+    const { whole, byte } = outcome;
     await check(whole, expected, 'whole');
     await check(byte, expected, 'byte-split');
     // Chunking must not change anything.
-    expect(byte.events, 'byte-split events = whole events').toEqual(whole.events);
+    expect(afterRequest(byte.events), 'byte-split events = whole events').toEqual(afterRequest(whole.events));
     expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
+  });
+});
+
+describe('OpenAI Chat Completions peer cases: pure decoder + parser split in two at every offset', () => {
+  // The byte-split HTTP run above already cuts every case at every boundary at once; this cuts
+  // each small case at one boundary at a time (the larger xAI recording is left to the HTTP run).
+  const small = cases.filter((c) => statSync(c.sse).size < 6 * 1024);
+  it.each(small.map((c) => [c.name, c.sse] as const))('%s', (_name, sse) => {
+    const bytes = bytesOf(sse);
+    const whole = parseWire([bytes]);
+    const wholeError = whole.error === undefined ? null : errorFacts(whole.error);
+    for (let k = 1; k < bytes.length; k++) {
+      const split = parseWire(splitAt(bytes, k));
+      const splitError = split.error === undefined ? null : errorFacts(split.error);
+      // Cheap equality first; a full diff only when it fails.
+      if (split.completed !== whole.completed || JSON.stringify(split.events) !== JSON.stringify(whole.events) || JSON.stringify(splitError) !== JSON.stringify(wholeError)) {
+        expect({ k, events: split.events, completed: split.completed, error: splitError }).toEqual({ k, events: whole.events, completed: whole.completed, error: wholeError });
+      }
+    }
   });
 });

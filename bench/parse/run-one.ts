@@ -4,8 +4,8 @@
  *   node --import tsx bench/parse/run-one.ts --client rxllm --tokens 100000 --base-url http://127.0.0.1:PORT/v1
  *
  * 1. Warm-up: at least `--warmup` streams (default 3) AND at least `--warmup-cpu-ms` of CPU
- *    (default 150), so small streams get the same JIT warm-up as big ones.
- * 2. K = enough streams for `--min-cpu-ms` of CPU (default 200), estimated from the warm-up
+ *    (default 300), so small streams get the same JIT warm-up as big ones.
+ * 2. K = enough streams for `--min-cpu-ms` of CPU (default 300), estimated from the warm-up
  *    (or fixed with `--streams K`).
  * 3. `gc()` if exposed, then `process.cpuUsage()` (user + system, whole process) and wall time
  *    around consuming the stream K times. Every stream is checked: `deltas === tokens` and
@@ -40,8 +40,8 @@ const { values } = parseArgs({
     tokens: { type: 'string' },
     'base-url': { type: 'string' },
     warmup: { type: 'string', default: '3' },
-    'warmup-cpu-ms': { type: 'string', default: '150' },
-    'min-cpu-ms': { type: 'string', default: '200' },
+    'warmup-cpu-ms': { type: 'string', default: '300' },
+    'min-cpu-ms': { type: 'string', default: '300' },
     streams: { type: 'string' },
   },
 });
@@ -74,22 +74,18 @@ const cpuOf = (usage: NodeJS.CpuUsage): number => usage.user + usage.system;
 
 const client = await CLIENTS[name](baseURL);
 
-// Warm-up, and the per-stream CPU estimate from its second half.
+// Warm-up; the per-stream CPU estimate comes from its last streams (the most optimized code).
 const warmStart = process.cpuUsage();
-let warmed = 0;
-let lateStart = warmStart;
-let lateCount = 0;
-while (warmed < warmupStreams || cpuOf(process.cpuUsage(warmStart)) < warmupCpuUs) {
-  if (warmed === Math.max(1, warmupStreams >> 1) || (warmed > warmupStreams && lateCount > 4 * warmupStreams)) {
-    lateStart = process.cpuUsage();
-    lateCount = 0;
-  }
+const warmCosts: number[] = [];
+while (warmCosts.length < warmupStreams || cpuOf(process.cpuUsage(warmStart)) < warmupCpuUs) {
+  const before = process.cpuUsage();
   await once(client);
-  warmed++;
-  lateCount++;
-  if (warmed > 100_000) break;
+  warmCosts.push(cpuOf(process.cpuUsage(before)));
+  if (warmCosts.length >= 100_000) break;
 }
-const perStreamUs = cpuOf(process.cpuUsage(lateStart)) / Math.max(1, lateCount);
+const warmed = warmCosts.length;
+const late = warmCosts.slice(-Math.max(1, Math.min(8, warmed >> 1)));
+const perStreamUs = late.reduce((a, b) => a + b, 0) / late.length;
 const streams = fixedStreams ?? Math.max(1, Math.min(100_000, Math.ceil(minCpuUs / Math.max(1, perStreamUs))));
 
 (globalThis as { gc?: () => void }).gc?.();

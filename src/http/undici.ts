@@ -97,7 +97,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         },
         release() {
           if (state !== 'open') return;
-          state = 'released';
+          state = 'aborted'; stop(); return;
           graceTimer = setTimeout(() => {
             state = 'aborted';
             stop();

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import type { Observable } from 'rxjs';
 import { LlmError, openaiChatParser, openaiCompatible } from 'rxllm';
 import type { CallMeta, LlmEvent, Model, StreamParser } from 'rxllm';
-import type { MockReply, MockServer } from 'rxllm/testing';
+import { jsonReply, type MockReply, type MockServer } from 'rxllm/testing';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../../src/http/sse';
 
 /** What a stream ended with: its events (in order), then either completion or one error. */
@@ -126,10 +126,36 @@ export function mockModel(server: MockServer): Model {
   return openaiCompatible({ model: 'x', baseURL: server.url, apiKey: 'test-key-wire-fixtures' });
 }
 
-/** Serves `reply` for the next request and streams one call of `model` through it. */
+/**
+ * Serves `reply` for the next request and streams one call of `model` through it. Uses the
+ * server's queue, so calls must not overlap; for concurrent calls use `replyRouter`.
+ */
 export function streamReply(server: MockServer, model: Model, reply: MockReply): Promise<WireOutcome & { readonly errors: number }> {
   server.enqueue(reply);
   return runStream(model.stream({ messages: [{ role: 'user', content: 'hi' }] }));
+}
+
+/**
+ * Routes replies by request, so many calls can run at once against one server: each call gets a
+ * unique key as its user message, and the server's handler answers it with the reply registered
+ * under that key. Installs the handler on `server`. Returns `stream(reply)`, which resolves with
+ * the call's outcome.
+ */
+export function replyRouter(server: MockServer, model: Model): (reply: MockReply) => Promise<WireOutcome & { readonly errors: number }> {
+  const replies = new Map<string, MockReply>();
+  let next = 0;
+  server.setHandler((request) => {
+    const content = (request.json as { messages?: Array<{ content?: unknown }> } | undefined)?.messages?.[0]?.content;
+    const reply = typeof content === 'string' ? replies.get(content) : undefined;
+    if (!reply) return jsonReply(404, { error: { message: `wire helper: no reply registered for ${String(content)}`, type: 'test_unrouted' } });
+    replies.delete(content as string);
+    return reply;
+  });
+  return (reply) => {
+    const key = `call-${next++}`;
+    replies.set(key, reply);
+    return runStream(model.stream({ messages: [{ role: 'user', content: key }] }));
+  };
 }
 
 /**
@@ -145,6 +171,11 @@ export function joined(events: readonly LlmEvent[], type: 'text' | 'reasoning'):
   const parts: string[] = [];
   for (const event of events) if (event.type === type) parts.push(event.text);
   return parts.join('');
+}
+
+/** Events without the `request` event (whose request carries the caller's routing key). */
+export function afterRequest(events: readonly LlmEvent[]): LlmEvent[] {
+  return events.filter((event) => event.type !== 'request');
 }
 
 /** Events without `request` and `response`: what the parser alone produced. */

@@ -1,0 +1,174 @@
+/**
+ * Section `parse`: CPU per streamed token. Each contender consumes the same fast-mode stream in
+ * fresh processes (`run-one.ts`); rounds interleave sizes and contenders (the order flips every
+ * round) so drift on a shared machine hits everyone alike. Figures are CPU µs per token (user +
+ * system of the client process; the server runs in its own process), median and min–max over
+ * the runs, the rxllm/raw ratio per size, and linearity (per-token cost at the largest size ÷
+ * at the smallest).
+ */
+import { CLIENTS, type ClientName } from '../clients/index';
+import { here, runChildJson } from '../lib/child';
+import type { BenchSection, SectionContext, SectionResult } from '../lib/section';
+import { fmt, markdownTable, summarize, type Summary } from '../lib/stats';
+import type { RunOneResult } from './run-one';
+
+/** Targets (reported, never asserted): rxllm within 1.3× of raw, and within 1.2× of itself from 1k to 100k. */
+export const TARGET_RATIO = 1.3;
+export const TARGET_LINEARITY = 1.2;
+
+export interface ParseOptions {
+  readonly sizes: readonly number[];
+  readonly runs: number;
+  readonly clients: readonly ClientName[];
+  readonly runOneArgs: readonly string[];
+}
+
+export interface ParseSample extends RunOneResult {
+  readonly round: number;
+  /** Server CPU over this child's whole life (warm-up included) ÷ all tokens it streamed. */
+  readonly serverCpuUsPerToken: number;
+}
+
+export function parseOptions(quick: boolean, overrides: { runs?: number; sizes?: number[] } = {}): ParseOptions {
+  return quick
+    ? { sizes: overrides.sizes ?? [1000], runs: overrides.runs ?? 1, clients: ['raw', 'rxllm'], runOneArgs: ['--warmup', '2', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'] }
+    : { sizes: overrides.sizes ?? [1000, 20_000, 100_000], runs: overrides.runs ?? 5, clients: ['raw', 'rxllm'], runOneArgs: [] };
+}
+
+const RUN_ONE = here(import.meta.url, './run-one.ts');
+
+export async function runParse(context: SectionContext, options: ParseOptions): Promise<SectionResult> {
+  const { server } = context;
+  const samples: ParseSample[] = [];
+  const failures: string[] = [];
+  for (let round = 0; round < options.runs; round++) {
+    for (const tokens of options.sizes) {
+      const order = round % 2 === 0 ? options.clients : [...options.clients].reverse();
+      for (const client of order) {
+        const args = ['--client', client, '--tokens', String(tokens), '--base-url', server.baseURL, ...options.runOneArgs];
+        const before = await server.cpuUsage();
+        try {
+          const result = await runChildJson<RunOneResult>(RUN_ONE, args, { nodeFlags: ['--expose-gc'] });
+          const after = await server.cpuUsage();
+          const served = (result.warmupStreams + result.streams) * tokens;
+          const serverCpuUsPerToken = (after.user + after.system - before.user - before.system) / served;
+          samples.push({ ...result, round, serverCpuUsPerToken });
+          context.log(
+            `parse  round ${round + 1}/${options.runs}  ${String(tokens).padStart(6)} tok  ${client.padEnd(6)} ${fmt(result.cpuUsPerToken, 3)} µs/tok CPU  ` +
+              `(K=${result.streams}, warm-up ${result.warmupStreams}, wall ${fmt(result.wallUsPerToken, 3)} µs/tok, server ${fmt(serverCpuUsPerToken, 3)} µs/tok)`,
+          );
+        } catch (error) {
+          const message = `parse: ${client} at ${tokens} tokens failed: ${error instanceof Error ? error.message : String(error)}`;
+          failures.push(message);
+          context.log(message);
+        }
+      }
+    }
+  }
+  return report(options, samples, failures);
+}
+
+interface Row {
+  readonly tokens: number;
+  readonly cpu: Record<string, Summary>;
+  readonly wall: Record<string, Summary>;
+  readonly server: Summary;
+  /** median(rxllm) / median(raw). */
+  readonly ratio: number;
+  /** rxllm / raw within each round (the two ran back to back): min–max. */
+  readonly pairedRatio: Summary;
+}
+
+function report(options: ParseOptions, samples: readonly ParseSample[], failures: string[]): SectionResult {
+  const pick = (tokens: number, client: string): ParseSample[] => samples.filter((s) => s.tokens === tokens && s.client === client);
+  const rows: Row[] = options.sizes.map((tokens) => {
+    const cpu: Record<string, Summary> = {};
+    const wall: Record<string, Summary> = {};
+    for (const client of options.clients) {
+      cpu[client] = summarize(pick(tokens, client).map((s) => s.cpuUsPerToken));
+      wall[client] = summarize(pick(tokens, client).map((s) => s.wallUsPerToken));
+    }
+    const paired: number[] = [];
+    for (let round = 0; round < options.runs; round++) {
+      const a = pick(tokens, 'rxllm').find((s) => s.round === round);
+      const b = pick(tokens, 'raw').find((s) => s.round === round);
+      if (a && b) paired.push(a.cpuUsPerToken / b.cpuUsPerToken);
+    }
+    return {
+      tokens,
+      cpu,
+      wall,
+      server: summarize(samples.filter((s) => s.tokens === tokens).map((s) => s.serverCpuUsPerToken)),
+      ratio: (cpu['rxllm']?.median ?? Number.NaN) / (cpu['raw']?.median ?? Number.NaN),
+      pairedRatio: summarize(paired),
+    };
+  });
+  const first = rows[0];
+  const last = rows[rows.length - 1];
+  const linearity: Record<string, number> = {};
+  for (const client of options.clients) {
+    linearity[client] = first && last && rows.length > 1 ? last.cpu[client]!.median / first.cpu[client]!.median : Number.NaN;
+  }
+
+  const cell = (s: Summary | undefined, digits = 3): string => (s && s.n > 0 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : 'n/a');
+  const clientCols = options.clients.map((c) => `${c} µs/tok`);
+  const table = markdownTable(
+    ['tokens/stream', ...clientCols, 'rxllm/raw', 'paired ratio min–max', 'server µs/tok'],
+    rows.map((r) => [
+      r.tokens.toLocaleString('en-US'),
+      ...options.clients.map((c) => cell(r.cpu[c])),
+      `**${fmt(r.ratio)}×**${r.ratio <= TARGET_RATIO ? '' : ' ⚠'}`,
+      `${fmt(r.pairedRatio.min)}–${fmt(r.pairedRatio.max)}`,
+      fmt(r.server.median, 3),
+    ]),
+    ['l'],
+  );
+  const wallTable = markdownTable(
+    ['tokens/stream', ...options.clients.map((c) => `${c} wall µs/tok`)],
+    rows.map((r) => [r.tokens.toLocaleString('en-US'), ...options.clients.map((c) => cell(r.wall[c]))]),
+    ['l'],
+  );
+  const linearityLine =
+    first && last && rows.length > 1
+      ? `Linearity (µs/token at ${last.tokens.toLocaleString('en-US')} ÷ at ${first.tokens.toLocaleString('en-US')}; ≤ ${TARGET_LINEARITY} is the target): ` +
+        options.clients.map((c) => `${c} **${fmt(linearity[c]!)}×**`).join(', ')
+      : 'Linearity: needs at least two sizes.';
+  const markdown = [
+    '## parse — CPU per streamed token',
+    '',
+    `Client-process CPU (user + system) per text delta, median (min–max) of ${options.runs} fresh process${options.runs === 1 ? '' : 'es'} per cell. ` +
+      `The server runs in its own process. rxllm/raw = ratio of medians (target ≤ ${TARGET_RATIO}); paired ratio = rxllm÷raw within each round.`,
+    '',
+    table,
+    '',
+    linearityLine,
+    '',
+    '<details><summary>Wall time per token (for context; loopback, server-bound at times)</summary>',
+    '',
+    wallTable,
+    '',
+    '</details>',
+  ].join('\n');
+
+  return {
+    json: {
+      options,
+      targets: { ratio: TARGET_RATIO, linearity: TARGET_LINEARITY },
+      rows,
+      linearity,
+      samples,
+      failures,
+    },
+    markdown,
+    failures,
+  };
+}
+
+export const parseSection: BenchSection = {
+  name: 'parse',
+  description: 'CPU µs per streamed token: rxllm vs the raw undici + eventsource-parser floor',
+  run: (context) => runParse(context, parseOptions(context.quick)),
+};
+
+// Keep the registry honest: every client in the default list exists.
+for (const name of parseOptions(false).clients) if (!(name in CLIENTS)) throw new Error(`parse: unknown client ${name}`);
