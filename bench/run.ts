@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { here } from './lib/child';
 import { machineInfo } from './lib/machine';
 import type { BenchSection } from './lib/section';
-import { parseOptions, runParse } from './parse/index';
+import { parseSection } from './parse/index';
 import { startBenchServer } from './server';
 
 const { values } = parseArgs({
@@ -31,13 +31,7 @@ const runs = values.runs !== undefined ? Number(values.runs) : undefined;
 const sizes = values.sizes?.split(',').map(Number);
 
 /** The sections, in run order. `ttft`, `memory`, `peers` go here later. */
-const SECTIONS: readonly BenchSection[] = [
-  {
-    name: 'parse',
-    description: 'CPU µs per streamed token',
-    run: (context) => runParse(context, parseOptions(context.quick, { ...(runs ? { runs } : {}), ...(sizes ? { sizes } : {}) })),
-  },
-];
+const SECTIONS: readonly BenchSection[] = [parseSection({ ...(runs ? { runs } : {}), ...(sizes ? { sizes } : {}) })];
 
 const selected = values.section?.length ? SECTIONS.filter((s) => values.section!.includes(s.name)) : SECTIONS;
 if (values.section?.length && selected.length !== values.section.length) {

@@ -203,7 +203,7 @@ type ChildMessage = { type: 'listening'; port: number } | { type: 'cpu'; user: n
 /** Forks the server into its own process and resolves once it is listening. */
 export async function startBenchServer(): Promise<BenchServer> {
   const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child'], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', import.meta.resolve('tsx')],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const port = await new Promise<number>((resolve, reject) => {

@@ -44,7 +44,9 @@ const tool = z.strictObject({
   strict: z.boolean().optional(),
 });
 
-const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.strictObject({ name: toolName })]);
+const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.strictObject({ name: toolName })], {
+  error: 'expected "auto", "none", "required" or { name: "<tool name>" }',
+});
 
 const responseFormat = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('text') }),
@@ -104,10 +106,26 @@ export function parseRequest(input: unknown): LlmRequest {
   const result = requestSchema.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const field = formatPath(issue.path);
-  const received = describe(valueAt(input, issue.path));
-  throw new InvalidRequestError(field || '(request)', `${field || 'request'}: ${issue.message}; received ${received}`);
+  // An unknown key is reported on its parent object; name the key itself, and what it held.
+  const unknownKey = issue.code === 'unrecognized_keys' ? issue.keys[0] : undefined;
+  const path = unknownKey === undefined ? issue.path : [...issue.path, unknownKey];
+  const field = formatPath(path);
+  const received = describe(valueAt(input, path));
+  const problem = unknownKey === undefined ? issue.message : `unknown field${RENAMED[unknownKey] ? ` (did you mean ${RENAMED[unknownKey]}?)` : ''}`;
+  throw new InvalidRequestError(field || '(request)', `${field || 'request'}: ${problem}; received ${received}`);
 }
+
+/** Wire names people carry over from the provider APIs, and what they are called here. */
+const RENAMED: Readonly<Record<string, string>> = {
+  max_tokens: 'maxOutputTokens',
+  max_completion_tokens: 'maxOutputTokens',
+  max_output_tokens: 'maxOutputTokens',
+  top_p: 'topP',
+  tool_choice: 'toolChoice',
+  response_format: 'responseFormat',
+  tool_calls: 'toolCalls',
+  tool_call_id: 'toolCallId',
+};
 
 function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let out = '';

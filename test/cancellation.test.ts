@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { filter, first, lastValueFrom, Observable, take, takeWhile, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
-  collect, fetchTransport, isEvent, LlmError, openaiCompatible, text, toAsyncIterable, toReadableStream, toSSE,
+  collect, fetchTransport, isEvent, LlmError, openaiCompatible, operate, relay, text, toAsyncIterable, toReadableStream, toSSE,
   undiciTransport, type LlmEvent, type LlmRequestInput, type Transport,
 } from 'rxllm';
 import { Agent } from 'undici';
@@ -38,6 +38,12 @@ function pacedReply(): { reply: MockReply; bodyBytes: number } {
 /** Subscribes, keeps the first `count` text deltas, and resolves when `take` has unsubscribed. */
 function firstTexts(events: Observable<LlmEvent>, count: number): Promise<string[]> {
   return lastValueFrom(events.pipe(text(), take(count), toArray()));
+}
+
+/** Idle, connected sockets the agent's pool holds for the mock server. */
+function freeSockets(agent: Agent): number {
+  const stats = agent.stats[server.origin];
+  return stats !== undefined && 'free' in stats ? stats.free : 0;
 }
 
 async function expectClosedMidResponse(bodyBytes?: number): Promise<void> {
@@ -117,7 +123,28 @@ describe('unsubscribing synchronously on the request event sends nothing', () =>
     await noRequest();
   });
 
-  /** What an operator deciding on the request does (cache hit, open circuit): forward it, then leave. */
+  it("an operator built on rxllm's operate() + relay() that completes on the request", async () => {
+    const answerFromCache = operate<LlmEvent, LlmEvent>((source, subscriber) =>
+      source.subscribe(
+        relay(subscriber, (event: LlmEvent) => {
+          subscriber.next(event);
+          if (event.type === 'request') {
+            subscriber.next({ type: 'finish', reason: 'stop' });
+            subscriber.complete();
+          }
+        }),
+      ),
+    );
+    const events = await lastValueFrom(model().stream(request).pipe(answerFromCache, toArray()));
+    expect(events.map((e) => e.type)).toEqual(['request', 'finish']);
+    await noRequest();
+  });
+
+  /**
+   * A hand-written operator deciding on the request (cache hit, open circuit): forward it, then
+   * leave. Its inner subscription is not chained to `subscriber`, so the source cannot see the
+   * unsubscribe before it starts; the transport must still send nothing.
+   */
   const leaveOnRequest = (events: Observable<LlmEvent>): string[] => {
     const types: string[] = [];
     new Observable<LlmEvent>((subscriber) =>
@@ -147,7 +174,7 @@ describe('unsubscribing synchronously on the request event sends nothing', () =>
     try {
       const llm = model(undiciTransport({ dispatcher: agent }));
       await lastValueFrom(llm.stream(request).pipe(collect()));
-      await waitFor(() => agent.stats[server.origin]?.free === 1, 'the socket to be free in the pool');
+      await waitFor(() => freeSockets(agent) === 1, 'the socket to be free in the pool');
       expect(leaveOnRequest(llm.stream(request))).toEqual(['request']);
       await pause(300);
       // undici writes on an idle socket synchronously inside dispatch(): nothing may be written.
@@ -269,7 +296,7 @@ describe('keep-alive', () => {
       expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('one two three');
       // undici hands a socket back to the pool one event-loop turn after its response ended;
       // a request dispatched before that rightly gets a new socket. Wait for the pool to say so.
-      await waitFor(() => agent.stats[server.origin]?.free === 1, 'the socket to be free in the pool');
+      await waitFor(() => freeSockets(agent) === 1, 'the socket to be free in the pool');
       expect(server.connections[0]!.closedAt).toBeUndefined();
       expect((await lastValueFrom(llm.stream(request).pipe(collect()))).text).toBe('four five');
       twoRequestsOnOneSocket();

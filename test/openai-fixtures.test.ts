@@ -149,6 +149,7 @@ describe('recorded fixtures: key facts', () => {
     const produced = parserEvents(whole.events);
     expect(produced.length).toBeGreaterThan(0);
     expect(produced.every((e) => e.type === 'reasoning')).toBe(true);
+    expect(joined(whole.events, 'reasoning')).toMatch(/ Let's do that\.$/); // the last deltas before `event: error`
     expect(whole.error).toBeInstanceOf(ApiError);
     expect(whole.error).not.toBeInstanceOf(RateLimitError);
     const error = whole.error as ApiError;
@@ -167,7 +168,9 @@ describe('recorded fixtures: key facts', () => {
     expect(error.code).toBe('rate_limited');
     expect(error.retryable).toBe(true);
     expect(error.status).toBe(429);
-    expect(error.retryAfterMs).toBeUndefined(); // no retry-after header was recorded
+    // No retry-after header: the wait comes from X-Ratelimit-Remaining 0 + X-Ratelimit-Reset (epoch ms),
+    // a moment long past when the recording is replayed, hence 0.
+    expect(error.retryAfterMs).toBe(0);
     expect(error.message).toContain('Rate limit exceeded');
   });
 });

@@ -13,13 +13,13 @@
  *
  * A case file added to the folder is picked up without touching this file.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmError, collect, type Usage } from 'rxllm';
 import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
-import { afterRequest, bytesOf, errorFacts, joined, mockModel, parseWire, replyRouter, splitAt, type WireOutcome } from './helpers/wire';
+import { afterRequest, errorFacts, joined, mockModel, replyRouter, type WireOutcome } from './helpers/wire';
 
 const DIR = '/work/shared/fixtures/peer-cases';
 const CHAT_CASE = /^(openai-node|vercel-openai|vercel-compat)-.+\.sse$/;
@@ -168,24 +168,5 @@ describe('OpenAI Chat Completions peer cases', () => {
     // Chunking must not change anything.
     expect(afterRequest(byte.events), 'byte-split events = whole events').toEqual(afterRequest(whole.events));
     expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
-  });
-});
-
-describe('OpenAI Chat Completions peer cases: pure decoder + parser split in two at every offset', () => {
-  // The byte-split HTTP run above already cuts every case at every boundary at once; this cuts
-  // each small case at one boundary at a time (the larger xAI recording is left to the HTTP run).
-  const small = cases.filter((c) => statSync(c.sse).size < 6 * 1024);
-  it.each(small.map((c) => [c.name, c.sse] as const))('%s', (_name, sse) => {
-    const bytes = bytesOf(sse);
-    const whole = parseWire([bytes]);
-    const wholeError = whole.error === undefined ? null : errorFacts(whole.error);
-    for (let k = 1; k < bytes.length; k++) {
-      const split = parseWire(splitAt(bytes, k));
-      const splitError = split.error === undefined ? null : errorFacts(split.error);
-      // Cheap equality first; a full diff only when it fails.
-      if (split.completed !== whole.completed || JSON.stringify(split.events) !== JSON.stringify(whole.events) || JSON.stringify(splitError) !== JSON.stringify(wholeError)) {
-        expect({ k, events: split.events, completed: split.completed, error: splitError }).toEqual({ k, events: whole.events, completed: whole.completed, error: wholeError });
-      }
-    }
   });
 });

@@ -10,6 +10,9 @@ export interface ChildOptions {
   readonly timeoutMs?: number;
 }
 
+/** `--import <tsx loader>`, resolved from here so children work from any working directory. */
+export const TSX_FLAGS: readonly string[] = ['--import', import.meta.resolve('tsx')];
+
 /** Absolute path of a file next to `from` (an `import.meta.url`). */
 export function here(from: string, relative: string): string {
   return fileURLToPath(new URL(relative, from));
@@ -21,7 +24,7 @@ export function here(from: string, relative: string): string {
  */
 export function runChildJson<T>(script: string, args: readonly string[], options: ChildOptions = {}): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '--import', 'tsx', script, ...args], {
+    const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...TSX_FLAGS, script, ...args], {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });

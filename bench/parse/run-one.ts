@@ -3,9 +3,10 @@
  *
  *   node --import tsx bench/parse/run-one.ts --client rxllm --tokens 100000 --base-url http://127.0.0.1:PORT/v1
  *
- * 1. Warm-up: at least `--warmup` streams (default 3) AND at least `--warmup-cpu-ms` of CPU
- *    (default 300), so small streams get the same JIT warm-up as big ones.
- * 2. K = enough streams for `--min-cpu-ms` of CPU (default 300), estimated from the warm-up
+ * 1. Warm-up: at least `--warmup` streams (default 3), `--warmup-tokens` tokens (default 200k)
+ *    and `--warmup-cpu-ms` of CPU (default 300), so small streams get the same JIT warm-up as
+ *    big ones (on a 2-core EPYC VM the per-token cost settles after ~150-200k tokens).
+ * 2. K = enough streams for `--min-cpu-ms` of CPU (default 500), estimated from the warm-up
  *    (or fixed with `--streams K`).
  * 3. `gc()` if exposed, then `process.cpuUsage()` (user + system, whole process) and wall time
  *    around consuming the stream K times. Every stream is checked: `deltas === tokens` and
@@ -40,8 +41,9 @@ const { values } = parseArgs({
     tokens: { type: 'string' },
     'base-url': { type: 'string' },
     warmup: { type: 'string', default: '3' },
+    'warmup-tokens': { type: 'string', default: '200000' },
     'warmup-cpu-ms': { type: 'string', default: '300' },
-    'min-cpu-ms': { type: 'string', default: '300' },
+    'min-cpu-ms': { type: 'string', default: '500' },
     streams: { type: 'string' },
   },
 });
@@ -57,6 +59,7 @@ const tokens = Number(values.tokens);
 if (!Number.isInteger(tokens) || tokens <= 0) fail('--tokens must be a positive integer');
 const baseURL = values['base-url'] ?? fail('--base-url is required');
 const warmupStreams = Number(values.warmup);
+const warmupTokens = Number(values['warmup-tokens']);
 const warmupCpuUs = Number(values['warmup-cpu-ms']) * 1000;
 const minCpuUs = Number(values['min-cpu-ms']) * 1000;
 const fixedStreams = values.streams !== undefined ? Number(values.streams) : undefined;
@@ -77,7 +80,7 @@ const client = await CLIENTS[name](baseURL);
 // Warm-up; the per-stream CPU estimate comes from its last streams (the most optimized code).
 const warmStart = process.cpuUsage();
 const warmCosts: number[] = [];
-while (warmCosts.length < warmupStreams || cpuOf(process.cpuUsage(warmStart)) < warmupCpuUs) {
+while (warmCosts.length < warmupStreams || warmCosts.length * tokens < warmupTokens || cpuOf(process.cpuUsage(warmStart)) < warmupCpuUs) {
   const before = process.cpuUsage();
   await once(client);
   warmCosts.push(cpuOf(process.cpuUsage(before)));

@@ -1,5 +1,5 @@
 import { ApiError, LlmError, RateLimitError } from '../errors';
-import { requestIdOf, retryAfterMsOf } from './headers';
+import { rateLimitOf, requestIdOf, retryAfterMsOf } from './headers';
 import type { HeaderLookup } from './transport';
 
 const CODES: Record<number, [code: string, retryable: boolean]> = {
@@ -22,7 +22,9 @@ const CODES: Record<number, [code: string, retryable: boolean]> = {
 /** Provider error types that mean "try again" whatever the status says. */
 const RETRYABLE_TYPES = new Set(['server_error', 'overloaded_error', 'api_error', 'rate_limit_error', 'rate_limit_exceeded', 'timeout', 'internal_error', 'service_unavailable', 'RESOURCE_EXHAUSTED', 'UNAVAILABLE', 'INTERNAL']);
 /** …and types that mean "don't", even on a 429. */
-const FINAL_TYPES = new Set(['insufficient_quota', 'billing_hard_limit_reached', 'invalid_api_key']);
+const FINAL_TYPES = new Set(['insufficient_quota', 'billing_hard_limit_reached']);
+/** A rejected key: OpenAI sends `code: 'invalid_api_key'` with its 401 (and some proxies with other statuses). */
+const AUTH_TYPES = new Set(['invalid_api_key']);
 
 /** The common shapes of a provider's error payload, read loosely. */
 interface ErrorPayload {
@@ -59,6 +61,7 @@ export function errorFromPayload(payload: unknown, context: ErrorContext): LlmEr
   const [code, statusRetryable] = (status !== undefined ? CODES[status] : undefined) ?? (status !== undefined && status >= 500 ? ['server_error', true] : ['api_error', false]);
   const typeRetryable = [body.type, body.code, body.status].some((v) => typeof v === 'string' && RETRYABLE_TYPES.has(v));
   const final = [body.type, body.code].some((v) => typeof v === 'string' && FINAL_TYPES.has(v));
+  const auth = [body.type, body.code].some((v) => typeof v === 'string' && AUTH_TYPES.has(v));
   const prefix = `${context.provider}${status !== undefined ? ` ${status}` : ''}${providerCode ? ` ${providerCode}` : ''}`;
   const common = {
     message: `${prefix}: ${message}`,
@@ -69,6 +72,7 @@ export function errorFromPayload(payload: unknown, context: ErrorContext): LlmEr
     ...(providerCode !== undefined ? { providerCode } : {}),
   };
   if (final) return new ApiError({ ...common, code: 'quota_exceeded', retryable: false });
+  if (auth) return new ApiError({ ...common, code: 'authentication_failed', retryable: false });
   if (status === 429 || body.type === 'rate_limit_error' || body.code === 'rate_limit_exceeded' || body.status === 'RESOURCE_EXHAUSTED') return new RateLimitError(common);
   return new ApiError({ ...common, code: status === undefined && typeRetryable ? 'server_error' : code, retryable: statusRetryable || typeRetryable });
 }
@@ -83,11 +87,19 @@ export function errorFromResponse(status: number, headers: HeaderLookup, bodyTex
     if (bodyText.length > 500) payload = `${bodyText.slice(0, 500)}…`;
   }
   const requestId = requestIdOf(headers);
-  const retryAfterMs = retryAfterMsOf(headers);
+  const retryAfterMs = retryAfterMsOf(headers) ?? (status === 429 ? exhaustedWindowResetMs(headers) : undefined);
   return errorFromPayload(payload, {
     provider,
     status,
     ...(requestId !== undefined ? { requestId } : {}),
     ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
   });
+}
+
+/** Without `retry-after`, a 429's wait is the reset of the rate-limit window that ran out (OpenRouter). */
+function exhaustedWindowResetMs(headers: HeaderLookup): number | undefined {
+  const limits = rateLimitOf(headers);
+  if (limits?.remainingRequests === 0 && limits.resetRequestsMs !== undefined) return limits.resetRequestsMs;
+  if (limits?.remainingTokens === 0 && limits.resetTokensMs !== undefined) return limits.resetTokensMs;
+  return undefined;
 }

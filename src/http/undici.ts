@@ -97,7 +97,7 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         },
         release() {
           if (state !== 'open') return;
-          state = 'aborted'; stop(); return;
+          state = 'released';
           graceTimer = setTimeout(() => {
             state = 'aborted';
             stop();

@@ -9,9 +9,12 @@ export function parseConfig<S extends z.ZodType>(factory: string, schema: S, val
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const field = issue.path.map(String).join('.');
-  const received = field === '' ? value : issue.path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], value);
-  const shown = /key|secret|token|auth|headers/i.test(field) ? typeof received : describeValue(received);
+  // Name an unknown key itself, rather than describing the whole options object (which holds the apiKey).
+  const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = path.map(String).join('.');
+  const received = field === '' ? value : path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], value);
+  // The options as a whole (e.g. a key passed where the object belongs) and secret fields: the type only.
+  const shown = field === '' || /key|secret|token|auth|headers/i.test(field) ? (received === undefined ? 'nothing' : typeof received) : describeValue(received);
   throw new ConfigurationError(`${factory}(): ${field || 'options'}: ${issue.message}; received ${shown}`);
 }
 
