@@ -134,7 +134,9 @@ describe('recorded fixtures: key facts', () => {
     const { whole } = outcomeOf('openai-compatible/openrouter-processing-comments-midstream-error.sse');
     expect(whole.completed).toBe(false);
     const produced = parserEvents(whole.events);
-    expect(produced.map((e) => e.type)).toEqual(['reasoning', 'reasoning']);
+    // The error chunk carries the billed usage too: it is passed on before the error.
+    expect(produced.map((e) => e.type)).toEqual(['reasoning', 'reasoning', 'usage']);
+    expect(produced[2]).toMatchObject({ usage: { inputTokens: 43, outputTokens: 10, reasoningTokens: 11 } });
     expect(joined(whole.events, 'reasoning')).toBe('We need to respond to a greeting. The user');
     expect(joined(whole.events, 'text')).toBe('');
     expect(whole.error).toBeInstanceOf(ApiError);

@@ -84,7 +84,8 @@ interface ToolCallState {
  *   `include_usage`): the last one wins and is emitted once, before `finish`.
  * - `finish` is emitted at `[DONE]`, or at end of body if a finish reason came; a body that ends
  *   with neither is truncated and errors (retryable). Frames after `[DONE]` are ignored.
- * - An `error` object in a chunk (OpenRouter) or an `event: error` message (Groq, OpenAI) errors.
+ * - An `error` object in a chunk (OpenRouter) or an `event: error` message (Groq, OpenAI) errors;
+ *   usage sent beside the error is emitted first.
  */
 export function openaiChatParser(meta: CallMeta): StreamParser {
   const { provider } = meta;
@@ -148,7 +149,12 @@ export function openaiChatParser(meta: CallMeta): StreamParser {
       if (chunk === null || typeof chunk !== 'object') {
         throw new MalformedStreamError(`${provider}: expected a JSON object per chunk, got ${data.slice(0, 40)}`, errorContext(meta));
       }
-      if (chunk.error !== undefined && chunk.error !== null) throw errorFromPayload(chunk, errorContext(meta));
+      if (chunk.error !== undefined && chunk.error !== null) {
+        // OpenRouter bills the tokens of a failed generation and says so beside the error: pass
+        // the usage on first, so cost tracking sees what was spent.
+        if (chunk.usage) emit({ type: 'usage', usage: mapOpenAIUsage(chunk.usage) });
+        throw errorFromPayload(chunk, errorContext(meta));
+      }
       const choices = chunk.choices;
       if (choices) {
         for (const choice of choices) {
