@@ -39,6 +39,7 @@ describe('invalid requests fail before any I/O', () => {
 
   for (const { what, input, field, says } of cases) {
     it(`${what} → InvalidRequestError on ${field}, and the server sees nothing`, async () => {
+      const connectionsBefore = server.connections.length; // keep-alive sockets of earlier tests may stay open
       const seen = record(compatible().stream(input as LlmRequestInput));
       // The error is synchronous, on subscribe, and there is no `request` event for a bad request.
       expect(seen.values).toEqual([]);
@@ -52,7 +53,7 @@ describe('invalid requests fail before any I/O', () => {
       expect(error.message).toMatch(says);
       await pause(300); // every chance for a request to arrive
       expect(server.requests).toHaveLength(0);
-      expect(server.connections).toHaveLength(0);
+      expect(server.connections).toHaveLength(connectionsBefore);
     });
   }
 
@@ -101,6 +102,8 @@ describe('bad factory options throw ConfigurationError at construction', () => {
 
   it("openaiCompatible({ baseURL: 'not a url' })", () => {
     expectConfigError(() => openaiCompatible({ model: 'x', baseURL: 'not a url', apiKey: API_KEY }), /^openaiCompatible\(\): baseURL: .*; received "not a url"$/, API_KEY);
+    // Credentials in the URL would travel in every event's model info: refused, and not echoed.
+    expectConfigError(() => openaiCompatible({ model: 'x', baseURL: 'https://user:hunter2-pass@example.test/v1' }), /no user:password in the URL; received "https:\/\/\*\*\*@example\.test\/v1"$/, 'hunter2-pass');
   });
 
   it('a key that does not look like a key is not echoed either (unknown option, wrong shapes)', () => {

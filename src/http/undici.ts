@@ -13,9 +13,13 @@ export interface UndiciTransportOptions {
 
 let sharedAgent: Agent | undefined;
 
-/** The process-wide pooled keep-alive agent, created on first use. Idle sockets do not keep the process alive. */
+/**
+ * The process-wide pooled keep-alive agent, created on first use. undici unrefs idle sockets, so
+ * the pool never keeps the process alive. undici's own header and body timeouts (300 s) stay as a
+ * last resort; `deadline()` is the tool for real limits.
+ */
 function defaultAgent(): Agent {
-  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256, headersTimeout: 0, bodyTimeout: 0 });
+  sharedAgent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000, connections: 256 });
   return sharedAgent;
 }
 
@@ -33,11 +37,11 @@ class NodeHeaders implements HeaderLookup {
  * close); aborting before the request is written sends nothing.
  */
 export function undiciTransport(options: UndiciTransportOptions = {}): Transport {
-  const dispatcherFor = (): Dispatcher =>
-    options.dispatcher ?? (options.keepAliveTimeout !== undefined || options.connections !== undefined
-      ? (ownAgent ??= new Agent({ keepAliveTimeout: options.keepAliveTimeout ?? 30_000, connections: options.connections ?? 256, headersTimeout: 0, bodyTimeout: 0 }))
-      : defaultAgent());
   let ownAgent: Agent | undefined;
+  const custom = options.keepAliveTimeout !== undefined || options.connections !== undefined;
+  const dispatcherFor = (): Dispatcher =>
+    options.dispatcher ??
+    (custom ? (ownAgent ??= new Agent({ keepAliveTimeout: options.keepAliveTimeout ?? 30_000, connections: options.connections ?? 256 })) : defaultAgent());
   return {
     send(request: HttpRequestSpec, sink: HttpSink): HttpCall {
       const url = new URL(request.url);

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ConfigurationError, registerSecret } from '../errors';
 
 /**
@@ -22,7 +22,8 @@ function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'function') return 'a function';
   try {
-    const text = JSON.stringify(value) ?? String(value);
+    // Mask URL credentials (user:password@) before showing a value.
+    const text = (JSON.stringify(value) ?? String(value)).replace(/([a-z]+:\/\/)[^/?#"]*@/gi, '$1***@');
     return text.length > 60 ? `${text.slice(0, 57)}...` : text;
   } catch {
     return String(value);
@@ -46,3 +47,8 @@ export function normalizeHeaders(headers: Readonly<Record<string, string>> | und
   }
   return out;
 }
+
+/** An http(s) base URL without credentials in it (they would travel in events and logs). */
+export const baseUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL such as "https://api.openai.com/v1"' })
+  .refine((value) => !/^[a-z]+:\/\/[^/?#]*@/i.test(value), 'expected no user:password in the URL: pass credentials as apiKey or headers');

@@ -8,14 +8,14 @@ import { contentText, type LlmRequest, type LlmRequestInput } from '../request';
 import { createEventStream } from '../stream';
 import { runHttpStream } from './http-stream';
 import { openaiChatParser } from './openai-chat-parser';
-import { normalizeHeaders, parseConfig, readEnv } from './config';
+import { baseUrlSchema, normalizeHeaders, parseConfig, readEnv } from './config';
 
 const headersSchema = z.record(z.string(), z.string());
 
 const openaiSchema = z.strictObject({
   model: z.string().min(1, 'expected a model id such as "gpt-4o-mini"'),
   apiKey: z.string().min(1).optional(),
-  baseURL: z.url({ protocol: /^https?$/ }).optional(),
+  baseURL: baseUrlSchema.optional(),
   headers: headersSchema.optional(),
   organization: z.string().optional(),
   project: z.string().optional(),
@@ -55,7 +55,7 @@ export interface OpenAICompatibleConfig {
 
 const compatibleSchema = z.strictObject({
   model: z.string().min(1),
-  baseURL: z.url({ protocol: /^https?$/ }),
+  baseURL: baseUrlSchema,
   apiKey: z.string().min(1).optional(),
   headers: headersSchema.optional(),
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name of letters, digits, ".", "_" or "-"').optional(),
