@@ -103,7 +103,7 @@ describe('bad factory options throw ConfigurationError at construction', () => {
   it("openaiCompatible({ baseURL: 'not a url' })", () => {
     expectConfigError(() => openaiCompatible({ model: 'x', baseURL: 'not a url', apiKey: API_KEY }), /^openaiCompatible\(\): baseURL: .*; received "not a url"$/, API_KEY);
     // Credentials in the URL would travel in every event's model info: refused, and not echoed.
-    expectConfigError(() => openaiCompatible({ model: 'x', baseURL: 'https://user:hunter2-pass@example.test/v1' }), /no user:password in the URL; received "https:\/\/\*\*\*@example\.test\/v1"$/, 'hunter2-pass');
+    expectConfigError(() => openaiCompatible({ model: 'x', baseURL: 'https://user:hunter2-pass@example.test/v1' }), /no user:password in the URL: pass credentials as apiKey or headers; received "https:\/\/\*\*\*@example\.test\/v1"$/, 'hunter2-pass');
   });
 
   it('a key that does not look like a key is not echoed either (unknown option, wrong shapes)', () => {
