@@ -113,12 +113,12 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
   const cell = (s: Summary | undefined, digits = 3): string => (s && s.n > 0 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : 'n/a');
   const clientCols = options.clients.map((c) => `${c} µs/tok`);
   const table = markdownTable(
-    ['tokens/stream', ...clientCols, 'rxllm/raw', 'paired ratio min–max', 'server µs/tok'],
+    ['tokens/stream', ...clientCols, 'rxllm/raw', 'paired ratio median (min–max)', 'server µs/tok'],
     rows.map((r) => [
       r.tokens.toLocaleString('en-US'),
       ...options.clients.map((c) => cell(r.cpu[c])),
       `**${fmt(r.ratio)}×**${r.ratio <= TARGET_RATIO ? '' : ' ⚠'}`,
-      `${fmt(r.pairedRatio.min)}–${fmt(r.pairedRatio.max)}`,
+      `${fmt(r.pairedRatio.median)} (${fmt(r.pairedRatio.min)}–${fmt(r.pairedRatio.max)})`,
       fmt(r.server.median, 3),
     ]),
     ['l'],
