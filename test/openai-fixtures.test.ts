@@ -1,5 +1,5 @@
 /**
- * Recorded Chat Completions bodies (OpenAI, OpenRouter, Groq) from /work/shared/fixtures, served by
+ * Recorded Chat Completions bodies (OpenAI, OpenRouter, Groq) from ../shared/fixtures, served by
  * the real mock server and streamed through `openaiCompatible()`: once in one write, once one byte
  * per write. Both runs must yield the same events (or the same error); the sequence is snapshotted
  * per fixture. A pure run (decoder + parser, no HTTP) then splits each body in two at every offset.
@@ -11,8 +11,9 @@ import { ApiError, LlmError, RateLimitError, collect, type LlmEvent } from 'rxll
 import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { from, lastValueFrom } from 'rxjs';
 import { afterRequest, bytesOf, errorFacts, joined, mockModel, parseWire, parserEvents, replyRouter, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
+import { FIXTURES_DIR } from './helpers/fixtures';
 
-const FIXTURES = '/work/shared/fixtures';
+const FIXTURES = FIXTURES_DIR;
 const DIRS = ['openai-chat', 'openai-compatible'];
 const path = (dir: string, name: string): string => join(FIXTURES, dir, name);
 

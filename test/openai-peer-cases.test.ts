@@ -1,6 +1,6 @@
 /**
  * Chat Completions edge cases from the streaming tests of two peer SDKs (openai-node, vercel/ai),
- * in /work/shared/fixtures/peer-cases: each `<name>.sse` is served by the mock server, whole and
+ * in ../shared/fixtures/peer-cases: each `<name>.sse` is served by the mock server, whole and
  * one byte per write, through `openaiCompatible()`, and the result is compared with
  * `<name>.expected.json` under the conventions of peer-cases/SOURCES.md:
  *
@@ -20,8 +20,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LlmError, collect, type Usage } from 'rxllm';
 import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { afterRequest, errorFacts, joined, mockModel, replyRouter, type WireOutcome } from './helpers/wire';
+import { FIXTURES_DIR } from './helpers/fixtures';
 
-const DIR = '/work/shared/fixtures/peer-cases';
+const DIR = `${FIXTURES_DIR}/peer-cases`;
 const CHAT_CASE = /^(openai-node|vercel-openai|vercel-compat)-.+\.sse$/;
 
 type UsageKey = 'inputTokens' | 'outputTokens' | 'cachedInputTokens' | 'reasoningTokens';
