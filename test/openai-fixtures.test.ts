@@ -6,11 +6,10 @@
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ApiError, LlmError, RateLimitError, collect, type LlmEvent } from 'rxllm';
-import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { from, lastValueFrom } from 'rxjs';
-import { afterRequest, bytesOf, errorFacts, joined, mockModel, parseWire, parserEvents, replyRouter, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
+import { afterRequest, servedWholeAndByteSplit, bytesOf, errorFacts, joined, parseWire, parserEvents, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
 import { FIXTURES_DIR } from './helpers/fixtures';
 
 const FIXTURES = FIXTURES_DIR;
@@ -26,25 +25,8 @@ const fixtures = DIRS.flatMap((dir) =>
 );
 const streams = fixtures.filter((f) => f.name.endsWith('.sse'));
 
-let server: MockServer;
 /** Outcomes per fixture label, whole and byte-split. */
-const outcomes = new Map<string, { whole: WireOutcome; byte: WireOutcome }>();
-
-// Every fixture is streamed once whole and once byte by byte, all at the same time (a byte-split
-// body costs one event-loop turn per byte, so running them one after another would be slow).
-beforeAll(async () => {
-  server = await startMockServer();
-  const stream = replyRouter(server, mockModel(server));
-  await Promise.all(
-    fixtures.map(async ({ label, file }) => {
-      const [whole, byte] = await Promise.all([stream(fixtureReply(file)), stream(fixtureReply(file, { split: 'byte' }))]);
-      outcomes.set(label, { whole, byte });
-    }),
-  );
-}, 30_000);
-afterAll(async () => {
-  await server?.close();
-});
+const outcomes = servedWholeAndByteSplit(fixtures.map(({ label, file }) => ({ key: label, file })));
 
 function outcomeOf(label: string): { whole: WireOutcome; byte: WireOutcome } {
   const outcome = outcomes.get(label);

@@ -16,10 +16,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, lastValueFrom } from 'rxjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LlmError, collect, type Usage } from 'rxllm';
-import { fixtureReply, startMockServer, type MockServer } from 'rxllm/testing';
-import { afterRequest, errorFacts, joined, mockModel, replyRouter, type WireOutcome } from './helpers/wire';
+import { afterRequest, servedWholeAndByteSplit, errorFacts, joined, type WireOutcome } from './helpers/wire';
 import { FIXTURES_DIR } from './helpers/fixtures';
 
 const DIR = `${FIXTURES_DIR}/peer-cases`;
@@ -136,24 +135,7 @@ async function check(outcome: WireOutcome & { readonly errors: number }, expecte
   }
 }
 
-let server: MockServer;
-const outcomes = new Map<string, { whole: WireOutcome & { errors: number }; byte: WireOutcome & { errors: number } }>();
-
-// Every case is streamed once whole and once byte by byte, all at the same time (a byte-split body
-// costs one event-loop turn per byte, so running them one after another would be slow).
-beforeAll(async () => {
-  server = await startMockServer();
-  const stream = replyRouter(server, mockModel(server));
-  await Promise.all(
-    cases.map(async ({ name, sse }) => {
-      const [whole, byte] = await Promise.all([stream(fixtureReply(sse)), stream(fixtureReply(sse, { split: 'byte' }))]);
-      outcomes.set(name, { whole, byte });
-    }),
-  );
-}, 30_000);
-afterAll(async () => {
-  await server?.close();
-});
+const outcomes = servedWholeAndByteSplit(cases.map(({ name, sse }) => ({ key: name, file: sse })));
 
 describe('OpenAI Chat Completions peer cases', () => {
   it('finds the chat cases (35 at the time of writing), each with its expectation', () => {

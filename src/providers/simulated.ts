@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { defaultTransport } from '../http/default-transport';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
-import { contentText } from '../request';
 import { jsonReply, openaiChunks, startMockServer, type MockReply, type MockServer, type RecordedRequest } from '../testing/mock-server';
 import { parseConfig } from './config';
 import { chatCompletionsModel } from './openai';

@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import type { Observable } from 'rxjs';
 import { LlmError, openaiChatParser, openaiCompatible } from 'rxllm';
 import type { CallMeta, LlmEvent, Model, StreamParser } from 'rxllm';
-import { jsonReply, type MockReply, type MockServer } from 'rxllm/testing';
+import { fixtureReply, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
+import { afterAll, beforeAll } from 'vitest';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../../src/http/sse';
 
 /** What a stream ended with: its events (in order), then either completion or one error. */
@@ -181,4 +182,31 @@ export function afterRequest(events: readonly LlmEvent[]): LlmEvent[] {
 /** Events without `request` and `response`: what the parser alone produced. */
 export function parserEvents(events: readonly LlmEvent[]): LlmEvent[] {
   return events.filter((event) => event.type !== 'request' && event.type !== 'response');
+}
+
+export type StreamOutcome = WireOutcome & { readonly errors: number };
+
+/**
+ * Registers a suite-wide `beforeAll` that serves every file twice — whole and one byte per write —
+ * all at the same time on one mock server (a byte-split body costs an event-loop turn per byte,
+ * so one after another would be slow), and an `afterAll` that closes the server. Returns the map
+ * that `beforeAll` fills: key → both outcomes.
+ */
+export function servedWholeAndByteSplit(files: ReadonlyArray<{ readonly key: string; readonly file: string }>): Map<string, { whole: StreamOutcome; byte: StreamOutcome }> {
+  const outcomes = new Map<string, { whole: StreamOutcome; byte: StreamOutcome }>();
+  let server: MockServer | undefined;
+  beforeAll(async () => {
+    server = await startMockServer();
+    const stream = replyRouter(server, mockModel(server));
+    await Promise.all(
+      files.map(async ({ key, file }) => {
+        const [whole, byte] = await Promise.all([stream(fixtureReply(file)), stream(fixtureReply(file, { split: 'byte' }))]);
+        outcomes.set(key, { whole, byte });
+      }),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+  return outcomes;
 }
