@@ -1,5 +1,5 @@
 import type { HttpCall, HttpRequestSpec, HttpSink, Transport } from './transport';
-import { RELEASE_GRACE_MS } from './transport';
+import { callLifecycle } from './transport';
 
 export interface FetchTransportOptions {
   /** The fetch to use. @defaultValue globalThis.fetch */
@@ -15,56 +15,25 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
     send(request: HttpRequestSpec, sink: HttpSink): HttpCall {
       const doFetch = options.fetch ?? globalThis.fetch;
       const controller = new AbortController();
-      let state: 'open' | 'aborted' | 'released' | 'ended' = 'open';
-      let graceTimer: ReturnType<typeof setTimeout> | undefined;
+      const life = callLifecycle(sink, () => controller.abort());
       const run = async (): Promise<void> => {
         const init: RequestInit = { method: request.method, headers: request.headers, signal: controller.signal };
         if (request.body !== undefined) init.body = request.body;
         const response = await doFetch(request.url, init);
-        if (state !== 'open') return void response.body?.cancel().catch(() => undefined);
-        sink.onResponse(response.status, { get: (name) => response.headers.get(name) ?? undefined });
+        if (!life.open) return void response.body?.cancel().catch(() => undefined);
+        life.response(response.status, { get: (name) => response.headers.get(name) ?? undefined });
         const reader = response.body?.getReader();
         if (reader) {
-          for (;;) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            if (state === 'open') sink.onData(value);
-          }
+          // Keeps reading after release() (data is then dropped) so the connection can be reused.
+          for (let r = await reader.read(); !r.done; r = await reader.read()) life.data(r.value);
         }
-        const was = state;
-        state = 'ended';
-        if (graceTimer) clearTimeout(graceTimer);
-        if (was === 'open') sink.onEnd();
+        life.end();
       };
       // Start a microtask later, so an abort in the same tick as send() sends nothing.
       queueMicrotask(() => {
-        if (state !== 'open') return;
-        run().catch((error: unknown) => {
-          const was = state;
-          state = 'ended';
-          if (graceTimer) clearTimeout(graceTimer);
-          if (was === 'open') sink.onError(error);
-        });
+        if (life.open) run().catch((error: unknown) => life.error(error));
       });
-      return {
-        abort() {
-          // After release() the body is being drained for reuse; that path ends on its own.
-          if (state === 'open') {
-            state = 'aborted';
-            if (graceTimer) clearTimeout(graceTimer);
-            controller.abort();
-          }
-        },
-        release() {
-          if (state !== 'open') return;
-          state = 'released';
-          graceTimer = setTimeout(() => {
-            state = 'aborted';
-            controller.abort();
-          }, RELEASE_GRACE_MS);
-          (graceTimer as { unref?: () => void }).unref?.();
-        },
-      };
+      return life.call;
     },
   };
 }

@@ -40,3 +40,69 @@ export interface Transport {
 
 /** How long `release()` waits for the rest of a body before giving up on the socket. */
 export const RELEASE_GRACE_MS = 1000;
+
+/**
+ * The state both transports keep for one call: which sink callbacks may still run, and what
+ * `abort()` and `release()` do. `cancel` stops the underlying request (abort controller, undici
+ * dispatch controller); it is called at most once, on `abort()` or when a release's grace runs out.
+ */
+export interface CallLifecycle {
+  /** Still delivering to the sink. */
+  readonly open: boolean;
+  /** Cancelled before or during the call: nothing more must be sent. */
+  readonly aborted: boolean;
+  response(status: number, headers: HeaderLookup): void;
+  data(chunk: Uint8Array): void;
+  end(): void;
+  error(error: unknown): void;
+  readonly call: HttpCall;
+}
+
+export function callLifecycle(sink: HttpSink, cancel: () => void): CallLifecycle {
+  let state: 'open' | 'aborted' | 'released' | 'ended' = 'open';
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Moves to 'ended'; true if the sink was still listening. */
+  const settle = (): boolean => {
+    const was = state;
+    state = 'ended';
+    if (graceTimer) clearTimeout(graceTimer);
+    return was === 'open';
+  };
+  const stop = (): void => {
+    state = 'aborted';
+    if (graceTimer) clearTimeout(graceTimer);
+    cancel();
+  };
+  return {
+    get open() {
+      return state === 'open';
+    },
+    get aborted() {
+      return state === 'aborted';
+    },
+    response(status, headers) {
+      if (state === 'open') sink.onResponse(status, headers);
+    },
+    data(chunk) {
+      if (state === 'open') sink.onData(chunk);
+    },
+    end() {
+      if (settle()) sink.onEnd();
+    },
+    error(error) {
+      if (settle()) sink.onError(error);
+    },
+    call: {
+      abort() {
+        // After release() the body is being drained for reuse; that path ends on its own.
+        if (state === 'open') stop();
+      },
+      release() {
+        if (state !== 'open') return;
+        state = 'released';
+        graceTimer = setTimeout(stop, RELEASE_GRACE_MS);
+        (graceTimer as { unref?: () => void }).unref?.();
+      },
+    },
+  };
+}

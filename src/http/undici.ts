@@ -1,6 +1,6 @@
 import { Agent, type Dispatcher } from 'undici';
 import type { HeaderLookup, HttpCall, HttpRequestSpec, HttpSink, Transport } from './transport';
-import { RELEASE_GRACE_MS } from './transport';
+import { callLifecycle } from './transport';
 
 export interface UndiciTransportOptions {
   /** Use your own dispatcher (proxy agent, mock agent, custom pool). */
@@ -46,69 +46,32 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
     send(request: HttpRequestSpec, sink: HttpSink): HttpCall {
       const url = new URL(request.url);
       let controller: Dispatcher.DispatchController | undefined;
-      let state: 'open' | 'aborted' | 'released' | 'ended' = 'open';
-      let graceTimer: ReturnType<typeof setTimeout> | undefined;
-      const stop = (): void => {
-        if (graceTimer) clearTimeout(graceTimer);
-        controller?.abort(new Error('aborted by subscriber'));
-      };
+      const life = callLifecycle(sink, () => controller?.abort(new Error('aborted by subscriber')));
       const handler: Dispatcher.DispatchHandler = {
         onRequestStart(c) {
           controller = c;
-          if (state === 'aborted') c.abort(new Error('aborted by subscriber'));
+          if (life.aborted) c.abort(new Error('aborted by subscriber'));
         },
-        onResponseStart(_c, statusCode, headers) {
-          if (state === 'open') sink.onResponse(statusCode, new NodeHeaders(headers));
-        },
-        onResponseData(_c, chunk) {
-          if (state === 'open') sink.onData(chunk);
-        },
-        onResponseEnd() {
-          const was = state;
-          state = 'ended';
-          if (graceTimer) clearTimeout(graceTimer);
-          if (was === 'open') sink.onEnd();
-        },
-        onResponseError(_c, error) {
-          const was = state;
-          state = 'ended';
-          if (graceTimer) clearTimeout(graceTimer);
-          if (was === 'open') sink.onError(error);
-        },
+        onResponseStart: (_c, statusCode, headers) => life.response(statusCode, new NodeHeaders(headers)),
+        onResponseData: (_c, chunk) => life.data(chunk),
+        onResponseEnd: () => life.end(),
+        onResponseError: (_c, error) => life.error(error),
       };
       // Dispatch a microtask later: undici connects, or writes on an idle keep-alive socket,
       // synchronously inside dispatch(). A caller that aborts in the same tick as send() (an
       // operator that unsubscribes on the `request` event) thus sends nothing and keeps the socket.
       queueMicrotask(() => {
-        if (state !== 'open') return;
+        if (!life.open) return;
         try {
           dispatcherFor().dispatch(
             { origin: url.origin, path: url.pathname + url.search, method: request.method, headers: request.headers, body: request.body ?? null },
             handler,
           );
         } catch (error) {
-          state = 'ended';
-          sink.onError(error);
+          life.error(error);
         }
       });
-      return {
-        abort() {
-          // After release() the body is being drained for reuse; that path ends on its own.
-          if (state === 'open') {
-            state = 'aborted';
-            stop();
-          }
-        },
-        release() {
-          if (state !== 'open') return;
-          state = 'released';
-          graceTimer = setTimeout(() => {
-            state = 'aborted';
-            stop();
-          }, RELEASE_GRACE_MS);
-          graceTimer.unref?.();
-        },
-      };
+      return life.call;
     },
   };
 }
