@@ -1,10 +1,13 @@
 // Everything the browser build and the Node build share.
 export type {
-  BudgetNotice, CacheNotice, FallbackNotice, FinishEvent, FinishReason, LlmEvent, LlmEventType, MetricsNotice, ModelInfo,
+  BudgetNotice, CacheNotice, FallbackNotice, FinishEvent, HedgeNotice, FinishReason, LlmEvent, LlmEventType, MetricsNotice, ModelInfo,
   Notice, RateLimitInfo, ReasoningEvent, RequestEvent, ResponseEvent, RetryNotice, TextEvent, ThrottleNotice, ToolCallEvent,
   Usage, UsageEvent,
 } from './events';
-export { isEvent } from './events';
+export { isEvent, isOutput } from './events';
+export { durationMs } from './time';
+export type { Duration } from './time';
+export type { Store, StoreSetOptions, MaybePromise } from './stores/store';
 export {
   ApiError, BudgetExceededError, CircuitOpenError, ConfigurationError, ConnectionError, InvalidRequestError, LlmError,
   MalformedStreamError, RateLimitError, TimeoutError, redact, registerSecret,

@@ -139,6 +139,16 @@ export interface MetricsNotice {
   readonly usage?: Usage;
   readonly costUsd?: number;
 }
+export interface HedgeNotice {
+  readonly type: 'hedge';
+  /** `'started'`: the backup attempt began; `'won'`: this attempt produced text first, the other was released. */
+  readonly phase: 'started' | 'won';
+  readonly attempt: 'primary' | 'hedge';
+  /** `name` of the model of that attempt. */
+  readonly model: string;
+  /** Time since subscription. */
+  readonly afterMs: number;
+}
 export interface BudgetNotice {
   readonly type: 'budget';
   readonly limit: string;
@@ -147,7 +157,7 @@ export interface BudgetNotice {
 }
 
 /** Every notice an operator may add to a stream. */
-export type Notice = CacheNotice | RetryNotice | FallbackNotice | ThrottleNotice | MetricsNotice | BudgetNotice;
+export type Notice = CacheNotice | RetryNotice | FallbackNotice | HedgeNotice | ThrottleNotice | MetricsNotice | BudgetNotice;
 
 /** Every event a stream carries, discriminated on `type`. */
 export type LlmEvent =
@@ -161,6 +171,11 @@ export type LlmEvent =
   | Notice;
 
 export type LlmEventType = LlmEvent['type'];
+
+/** True for events that are model output: text, reasoning and tool-call deltas. */
+export function isOutput(event: LlmEvent): event is TextEvent | ReasoningEvent | ToolCallEvent {
+  return event.type === 'text' || event.type === 'reasoning' || event.type === 'tool-call';
+}
 
 /** Narrows an event by its `type`: `events.pipe(filter(isEvent('text')))`. */
 export function isEvent<K extends LlmEventType>(type: K): (event: LlmEvent) => event is Extract<LlmEvent, { type: K }> {

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+
+/** A length of time: milliseconds as a number, or a string such as `'250ms'`, `'2s'`, `'1.5m'`, `'1h'`. */
+export type Duration = number | `${number}ms` | `${number}s` | `${number}m` | `${number}h`;
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/** Milliseconds of a `Duration`; `undefined` when it is not one (negative, NaN, unknown unit). */
+export function durationMs(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) && value >= 0 ? value : value === Infinity ? Infinity : undefined;
+  if (typeof value !== 'string') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$/.exec(value);
+  return match ? Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS] : undefined;
+}
+
+/** Zod schema for a `Duration` option, parsed to milliseconds. */
+export const durationSchema = z
+  .union([z.number(), z.string()])
+  .transform((value, ctx) => {
+    const ms = durationMs(value);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'expected a duration: milliseconds (a number ≥ 0) or a string like "250ms", "2s", "1m"' });
+      return z.NEVER;
+    }
+    return ms;
+  });
