@@ -15,6 +15,7 @@ import { parseArgs } from 'node:util';
 import { here } from './lib/child';
 import { machineInfo } from './lib/machine';
 import type { BenchSection } from './lib/section';
+import { cacheSection } from './cache/index';
 import { parseSection } from './parse/index';
 import { startBenchServer } from './server';
 
@@ -31,7 +32,10 @@ const runs = values.runs !== undefined ? Number(values.runs) : undefined;
 const sizes = values.sizes?.split(',').map(Number);
 
 /** The sections, in run order. `ttft`, `memory`, `peers` go here later. */
-const SECTIONS: readonly BenchSection[] = [parseSection({ ...(runs ? { runs } : {}), ...(sizes ? { sizes } : {}) })];
+const SECTIONS: readonly BenchSection[] = [
+  parseSection({ ...(runs ? { runs } : {}), ...(sizes ? { sizes } : {}) }),
+  cacheSection(runs ? { runs } : {}),
+];
 
 const selected = values.section?.length ? SECTIONS.filter((s) => values.section!.includes(s.name)) : SECTIONS;
 if (values.section?.length && selected.length !== values.section.length) {

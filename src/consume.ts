@@ -50,9 +50,10 @@ export interface Completion {
 
 /**
  * Gathers a stream into one `Completion`, emitted when the stream completes. Deltas are kept as
- * lists and joined once at the end (linear in the output). A `retry` notice with `reset: true`
- * discards what came before it. Errors pass through; a stream that completes without a `finish`
- * event errors (`malformed_stream`), so a partial answer is never mistaken for a whole one.
+ * lists and joined once at the end (linear in the output). A `retry` or `fallback` notice with
+ * `reset: true` (`retryBackoff` / `fallback` with `afterOutput: 'restart'`) discards what came
+ * before it. Errors pass through; a stream that completes without a `finish` event errors
+ * (`malformed_stream`), so a partial answer is never mistaken for a whole one.
  *
  * ```
  * source:    -r-t(a)-t(b)-u-f|
@@ -100,6 +101,7 @@ export function collect(): OperatorFunction<LlmEvent, Completion> {
               finish = event.rawReason === undefined ? { reason: event.reason } : { reason: event.reason, raw: event.rawReason };
               break;
             case 'retry':
+            case 'fallback':
               if (event.reset) {
                 texts = [];
                 reasoning = [];

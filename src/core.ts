@@ -8,6 +8,8 @@ export { isEvent, isOutput } from './events';
 export { durationMs } from './time';
 export type { Duration } from './time';
 export type { Store, StoreSetOptions, MaybePromise } from './stores/store';
+export { memoryStore } from './stores/memory';
+export type { EvictionPolicy, MemoryStore, MemoryStoreOptions, StoreStats } from './stores/memory';
 export {
   ApiError, BudgetExceededError, CircuitOpenError, ConfigurationError, ConnectionError, InvalidRequestError, LlmError,
   MalformedStreamError, RateLimitError, TimeoutError, redact, registerSecret,

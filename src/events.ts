@@ -111,7 +111,9 @@ export interface CacheNotice {
 }
 export interface RetryNotice {
   readonly type: 'retry';
+  /** Which retry this is: 1 for the first retry (the second attempt). */
   readonly attempt: number;
+  /** How long the operator waits before the attempt starts. */
   readonly delayMs: number;
   /** `code` of the error that caused the retry. */
   readonly cause: string;
@@ -120,9 +122,14 @@ export interface RetryNotice {
 }
 export interface FallbackNotice {
   readonly type: 'fallback';
+  /** `name` of the model that failed. */
   readonly from: string;
+  /** `name` of the model tried next. */
   readonly to: string;
+  /** `code` of the error that caused the fallback. */
   readonly cause: string;
+  /** True when output had started and consumers must discard the partial response. */
+  readonly reset: boolean;
 }
 export interface ThrottleNotice {
   readonly type: 'throttle';

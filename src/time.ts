@@ -1,3 +1,4 @@
+import type { SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 
 /** A length of time: milliseconds as a number, or a string such as `'250ms'`, `'2s'`, `'1.5m'`, `'1h'`. */
@@ -24,3 +25,14 @@ export const durationSchema = z
     }
     return ms;
   });
+
+/** Zod schema for a `scheduler` option: anything with `schedule()` and `now()` (a `SchedulerLike`). */
+export const schedulerSchema = z.custom<SchedulerLike>(
+  (value) => typeof (value as SchedulerLike | undefined)?.schedule === 'function' && typeof (value as SchedulerLike).now === 'function',
+  'expected a SchedulerLike (schedule and now), e.g. asyncScheduler',
+);
+
+/** `durationSchema` that also accepts `Infinity`, for options where it means "no limit" or "never". */
+export const unboundedDurationSchema = z
+  .custom<Duration>((value) => durationMs(value) !== undefined, 'expected a duration: milliseconds (a number ≥ 0, or Infinity) or a string like "250ms", "2s", "1m"')
+  .transform((value) => durationMs(value)!);

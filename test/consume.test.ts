@@ -61,6 +61,12 @@ describe('collect()', () => {
     expect(completion.text).toBe('lo');
   });
 
+  it('discards output before a fallback notice that resets, and keeps it before one that does not', async () => {
+    const notice = (reset: boolean): LlmEvent => ({ type: 'fallback', from: 'test:a', to: 'test:b', cause: 'unavailable', reset });
+    expect((await firstValueFrom(events(parts.r, parts.a, notice(true), parts.b, parts.f).pipe(collect()))).text).toBe('lo');
+    expect((await firstValueFrom(events(parts.r, parts.a, notice(false), parts.b, parts.f).pipe(collect()))).text).toBe('Hello');
+  });
+
   it('errors when the stream completes without a finish event', async () => {
     const result = firstValueFrom(events(parts.r, parts.a).pipe(collect()));
     await expect(result).rejects.toMatchObject({ code: 'malformed_stream' });

@@ -1,4 +1,4 @@
-import type { LlmEvent, ModelInfo } from 'rxllm';
+import type { FallbackNotice, HedgeNotice, LlmEvent, ModelInfo, RetryNotice } from 'rxllm';
 import { parseRequest } from 'rxllm';
 
 /** Shared event factories for marble tests: one letter per event, the same everywhere. */
@@ -18,3 +18,15 @@ export const parts = {
   f: { type: 'finish', reason: 'stop', rawReason: 'stop' },
   x: { type: 'retry', attempt: 1, delayMs: 10, cause: 'server_error', reset: true },
 } satisfies Record<string, LlmEvent>;
+
+/** A `retry` notice (retryBackoff): `retryNotice(1, 5)`, `retryNotice(2, 10, 'rate_limited', true)`. */
+export const retryNotice = (attempt: number, delayMs: number, cause = 'unavailable', reset = false): RetryNotice => ({ type: 'retry', attempt, delayMs, cause, reset });
+
+/** A `fallback` notice: `fallbackNotice('test:a', 'test:b')`. */
+export const fallbackNotice = (from: string, to: string, cause = 'unavailable', reset = false): FallbackNotice => ({ type: 'fallback', from, to, cause, reset });
+
+/** A `hedge` notice: `hedgeNotice('started', 'hedge', 3)`; the model defaults to the parts' model. */
+export const hedgeNotice = (phase: HedgeNotice['phase'], attempt: HedgeNotice['attempt'], afterMs: number, model = modelInfo.name): HedgeNotice => ({ type: 'hedge', phase, attempt, model, afterMs });
+
+/** A `cache` notice (cache): `cacheNotice('hit', key)`. */
+export const cacheNotice = (status: 'hit' | 'miss', key: string): Extract<LlmEvent, { type: 'cache' }> => ({ type: 'cache', status, key });
