@@ -6,7 +6,8 @@
  * same transport and parser a real provider would.
  */
 import { filter, lastValueFrom, take, tap } from 'rxjs';
-import { collect, simulated, text, type LlmEvent } from 'rxllm';
+import { collect, memoryStore, simulated, text, type LlmEvent } from 'rxllm';
+import { cache, fallback, retryBackoff } from 'rxllm/operators';
 
 const dim = (s: string): string => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[22m` : s);
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[22m` : s);
@@ -77,4 +78,46 @@ model
 await new Promise((resolve) => setTimeout(resolve, 200));
 console.log(dim(`requests the server received: ${server.requests.length - before}\n`));
 
-await model.close();
+// 4. A cache: the first call is a miss and streams from the model; the second is a hit, replayed
+//    from memory without a request.
+console.log(bold('4. Cache: a miss, then a hit'));
+const store = memoryStore({ eviction: 'lru', ttl: '10m' });
+const question = { messages: [{ role: 'user' as const, content: 'What does a cache save?' }], maxOutputTokens: 30 };
+for (const round of ['first', 'second']) {
+  const sent = server.requests.length;
+  const t0 = performance.now();
+  let status = '';
+  const answer = await lastValueFrom(
+    model.stream(question).pipe(
+      cache(store),
+      tap((event: LlmEvent) => {
+        if (event.type === 'cache') status = event.status;
+      }),
+      collect(),
+    ),
+  );
+  console.log(
+    dim(`${round} call: cache ${status}, ${(performance.now() - t0).toFixed(2)} ms, requests sent: ${server.requests.length - sent}, `) +
+      `"${answer.text.slice(0, 40)}…"`,
+  );
+}
+console.log();
+
+// 5. Fallback: a primary that answers 503 (scripted), retried once, then the backup answers.
+console.log(bold('5. Fallback after a scripted 503'));
+const primary = simulated({ model: 'primary', ttftMs: 50, tokensPerSecond: 200, faults: [{ status: 503 }, { status: 503 }] });
+const backup = simulated({ model: 'backup', ttftMs: 50, tokensPerSecond: 200 });
+const recovered = await lastValueFrom(
+  primary.stream({ messages: [{ role: 'user', content: 'Are you there?' }], maxOutputTokens: 12 }).pipe(
+    retryBackoff({ maxRetries: 1, initialDelay: '100ms' }),
+    fallback(backup),
+    tap((event: LlmEvent) => {
+      if (event.type === 'retry') console.log(dim(`retry ${event.attempt} after ${event.cause} (waiting ${event.delayMs} ms)`));
+      if (event.type === 'fallback') console.log(dim(`fallback ${event.from} -> ${event.to} after ${event.cause}`));
+    }),
+    collect(),
+  ),
+);
+console.log(`${recovered.text} ${dim(`(${recovered.finishReason})`)}\n`);
+
+await Promise.all([model.close(), primary.close(), backup.close()]);
