@@ -5,7 +5,7 @@ import { isEntry, replayEntry, toEntry } from '../src/cache/entry';
 import { Flight, flightsOf } from '../src/cache/flight';
 import type { CacheNotice, LlmEvent, ModelInfo, RequestEvent } from '../src/events';
 import { ConfigurationError } from '../src/errors';
-import { parseConfig } from '../src/providers/config';
+import { functionSchema, parseConfig } from '../src/config';
 import type { LlmRequest } from '../src/request';
 import type { Store, StoreSetOptions } from '../src/stores/store';
 import { operate, relay, requestGate } from '../src/stream';
@@ -51,16 +51,15 @@ export interface CacheConfig {
   readonly scheduler?: SchedulerLike;
 }
 
-const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', `expected ${what}`);
 const configSchema = z
   .strictObject({
     ttl: durationSchema.refine((ms) => ms > 0, 'expected a duration > 0').optional(),
     replay: z.enum(['instant', 'timed']).optional(),
     speed: z.number().positive().optional(),
     scope: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
-    key: fn<NonNullable<CacheConfig['key']>>('a function (request, model) => string | undefined').optional(),
-    when: fn<RequestPredicate>('a function (request, model) => boolean').optional(),
-    bypass: fn<RequestPredicate>('a function (request, model) => boolean').optional(),
+    key: functionSchema<NonNullable<CacheConfig['key']>>('a function (request, model) => string | undefined').optional(),
+    when: functionSchema<RequestPredicate>('a function (request, model) => boolean').optional(),
+    bypass: functionSchema<RequestPredicate>('a function (request, model) => boolean').optional(),
     prefix: z.string().optional(),
     scheduler: schedulerSchema.optional(),
   })

@@ -2,7 +2,7 @@ import { asyncScheduler, identity, type MonoTypeOperatorFunction, type Scheduler
 import { z } from 'zod';
 import { TimeoutError, type TimeoutKind } from '../src/errors';
 import { isOutput, type LlmEvent } from '../src/events';
-import { parseConfig } from '../src/providers/config';
+import { parseConfig } from '../src/config';
 import { operate, relay } from '../src/stream';
 import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/time';
 

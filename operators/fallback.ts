@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/attempts';
 import type { LlmEvent, RequestEvent } from '../src/events';
 import type { Model } from '../src/model';
-import { parseConfig } from '../src/providers/config';
+import { parseConfig } from '../src/config';
 import { isRetryable, operate, relay } from '../src/stream';
 
 /** What `shouldFallback` is told besides the error. */

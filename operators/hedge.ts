@@ -2,7 +2,7 @@ import { asyncScheduler, identity, type MonoTypeOperatorFunction, type Observabl
 import { z } from 'zod';
 import { isOutput, type HedgeNotice, type LlmEvent, type RequestEvent } from '../src/events';
 import type { Model } from '../src/model';
-import { parseConfig } from '../src/providers/config';
+import { parseConfig } from '../src/config';
 import { operate, relay, requestGate } from '../src/stream';
 import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/time';
 

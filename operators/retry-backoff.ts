@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/attempts';
 import { LlmError } from '../src/errors';
 import type { LlmEvent } from '../src/events';
-import { parseConfig } from '../src/providers/config';
+import { functionSchema, parseConfig } from '../src/config';
 import { isRetryable, operate, relay } from '../src/stream';
 import { durationSchema, schedulerSchema, type Duration } from '../src/time';
 
@@ -62,7 +62,6 @@ export interface RetryBackoffConfig {
   readonly scheduler?: SchedulerLike;
 }
 
-const isFunction = (value: unknown): boolean => typeof value === 'function';
 
 const configSchema = z.strictObject({
   maxRetries: z.custom<number>((n) => n === Infinity || (Number.isInteger(n) && (n as number) >= 0), 'expected a whole number ≥ 0 or Infinity').optional(),
@@ -70,9 +69,9 @@ const configSchema = z.strictObject({
   maxDelay: durationSchema.optional(),
   maxRetryAfter: durationSchema.optional(),
   afterOutput: afterOutputSchema.optional(),
-  shouldRetry: z.custom<NonNullable<RetryBackoffConfig['shouldRetry']>>(isFunction, 'expected a function (error, context) => boolean').optional(),
-  onRetry: z.custom<NonNullable<RetryBackoffConfig['onRetry']>>(isFunction, 'expected a function (context) => void').optional(),
-  random: z.custom<() => number>(isFunction, 'expected a function returning a number in [0, 1)').optional(),
+  shouldRetry: functionSchema<NonNullable<RetryBackoffConfig['shouldRetry']>>('a function (error, context) => boolean').optional(),
+  onRetry: functionSchema<NonNullable<RetryBackoffConfig['onRetry']>>('a function (context) => void').optional(),
+  random: functionSchema<() => number>('a function returning a number in [0, 1)').optional(),
   scheduler: schedulerSchema.optional(),
 });
 

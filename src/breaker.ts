@@ -1,7 +1,7 @@
 import { asyncScheduler, BehaviorSubject, type Observable, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { CircuitOpenError, LlmError } from './errors';
-import { parseConfig } from './providers/config';
+import { functionSchema, parseConfig } from './config';
 import { durationSchema, schedulerSchema, type Duration } from './time';
 
 /** `closed`: calls pass. `open`: calls fail fast. `half-open`: a few probe calls test the water. */
@@ -65,7 +65,6 @@ export interface Breaker {
   acquire(): BreakerPermit | CircuitOpenError;
 }
 
-const isFunction = (value: unknown): boolean => typeof value === 'function';
 
 const configSchema = z.strictObject({
   name: z.string().min(1, 'expected a non-empty name'),
@@ -74,7 +73,7 @@ const configSchema = z.strictObject({
   minimumCalls: z.number().int('expected a whole number ≥ 1').min(1, 'expected a whole number ≥ 1').optional(),
   openFor: durationSchema.refine((ms) => ms < Infinity, 'expected a finite duration').optional(),
   halfOpenProbes: z.number().int('expected a whole number ≥ 1').min(1, 'expected a whole number ≥ 1').optional(),
-  isFailure: z.custom<(error: unknown) => boolean>(isFunction, 'expected a function (error) => boolean').optional(),
+  isFailure: functionSchema<(error: unknown) => boolean>('a function (error) => boolean').optional(),
   scheduler: schedulerSchema.optional(),
 });
 

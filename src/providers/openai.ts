@@ -8,7 +8,8 @@ import { contentText, type LlmRequest, type LlmRequestInput } from '../request';
 import { createEventStream } from '../stream';
 import { runHttpStream } from './http-stream';
 import { openaiChatParser } from './openai-chat-parser';
-import { baseUrlSchema, normalizeHeaders, parseConfig, readEnv } from './config';
+import { parseConfig } from '../config';
+import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
 
 const headersSchema = z.record(z.string(), z.string());
 

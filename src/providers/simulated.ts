@@ -3,7 +3,7 @@ import { defaultTransport } from '../http/default-transport';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
 import { jsonReply, openaiChunks, startMockServer, type MockReply, type MockServer, type RecordedRequest } from '../testing/mock-server';
-import { parseConfig } from './config';
+import { parseConfig } from '../config';
 import { chatCompletionsModel } from './openai';
 
 /** A fault the simulator plays instead of (or in the middle of) an answer. */

@@ -1,6 +1,6 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { parseConfig } from '../providers/config';
+import { parseConfig } from '../config';
 import { durationSchema, schedulerSchema, type Duration } from '../time';
 import type { Store, StoreSetOptions } from './store';
 

@@ -1,0 +1,36 @@
+import { z } from 'zod';
+import { ConfigurationError } from './errors';
+
+/**
+ * Validates a factory's options at construction: a bad option throws `ConfigurationError` naming
+ * the option, what was expected and what came. Secret-looking values are never echoed.
+ */
+export function parseConfig<S extends z.ZodType>(factory: string, schema: S, value: unknown): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  // Name an unknown key itself, rather than describing the whole options object (which holds the apiKey).
+  const path = issue.code === 'unrecognized_keys' && issue.keys[0] !== undefined ? [...issue.path, issue.keys[0]] : issue.path;
+  const field = path.map(String).join('.');
+  const received = field === '' ? value : path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], value);
+  // The options as a whole (e.g. a key passed where the object belongs) and secret fields: the type only.
+  const shown = field === '' || /key|secret|token|auth|headers/i.test(field) ? (received === undefined ? 'nothing' : typeof received) : describeValue(received);
+  throw new ConfigurationError(`${factory}(): ${field || 'options'}: ${issue.message}; received ${shown}`);
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  if (typeof value === 'function') return 'a function';
+  try {
+    // Mask URL credentials (user:password@) before showing a value.
+    const text = (JSON.stringify(value) ?? String(value)).replace(/([a-z]+:\/\/)[^/?#"]*@/gi, '$1***@');
+    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+  } catch {
+    return String(value);
+  }
+}
+
+/** Schema for a function option; `what` says which, e.g. `'a function (error) => boolean'`. */
+export function functionSchema<T>(what: string): z.ZodType<T> {
+  return z.custom<T>((value) => typeof value === 'function', `expected ${what}`);
+}
