@@ -1,12 +1,10 @@
 import { z } from 'zod';
 import type { ModelInfo } from '../events';
 import { ConfigurationError, registerSecret } from '../errors';
-import { defaultTransport } from '../http/default-transport';
 import type { Transport } from '../http/transport';
-import type { Model, StreamOptions } from '../model';
-import { contentText, type LlmRequest, type LlmRequestInput } from '../request';
-import { createEventStream } from '../stream';
-import { runHttpStream } from './http-stream';
+import type { Model } from '../model';
+import { contentText, type LlmRequest } from '../request';
+import { httpModel } from './http-model';
 import { openaiChatParser } from './openai-chat-parser';
 import { parseConfig } from '../config';
 import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
@@ -124,33 +122,20 @@ export function chatCompletionsModel(setup: ChatCompletionsSetup): Model {
   const { info, apiKey, maxTokensField } = setup;
   registerSecret(apiKey);
   const url = `${info.baseURL!.replace(/\/+$/, '')}/chat/completions`;
-  // The key lives only in this closure: not on `info`, not in events, not in errors.
-  const baseHeaders: Record<string, string> = {
-    'content-type': 'application/json',
-    accept: 'text/event-stream',
-    ...setup.headers,
-    ...(apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {}),
-  };
-  return {
+  return httpModel({
     info,
-    stream(input: LlmRequestInput, options: StreamOptions = {}) {
-      return createEventStream(input, info, (subscriber, request) =>
-        runHttpStream(subscriber, {
-          info,
-          transport: setup.transport ?? defaultTransport(),
-          http: {
-            url,
-            method: 'POST',
-            headers: options.headers ? { ...normalizeHeaders(options.headers), ...baseHeaders } : baseHeaders,
-            body: JSON.stringify(toOpenAIChatBody(request, info, maxTokensField)),
-          },
-          framing: 'sse',
-          parser: openaiChatParser,
-          ...(options.signal ? { signal: options.signal } : {}),
-        }),
-      );
+    url: () => url,
+    headers: {
+      'content-type': 'application/json',
+      accept: 'text/event-stream',
+      ...setup.headers,
+      ...(apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {}),
     },
-  };
+    body: (request) => toOpenAIChatBody(request, info, maxTokensField),
+    framing: 'sse',
+    parser: openaiChatParser,
+    transport: setup.transport,
+  });
 }
 
 /**
