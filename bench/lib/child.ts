@@ -52,3 +52,30 @@ export function runChildJson<T>(script: string, args: readonly string[], options
     });
   });
 }
+
+/**
+ * `runChildJson`, but a failure is recorded (in `failures`, and logged) instead of thrown, so one
+ * broken contender does not stop a section.
+ */
+export async function tryChildJson<T>(
+  script: string,
+  args: readonly string[],
+  options: ChildOptions,
+  label: string,
+  failures: string[],
+  log: (line: string) => void,
+): Promise<T | undefined> {
+  try {
+    return await runChildJson<T>(script, args, options);
+  } catch (error) {
+    const message = `${label} failed: ${error instanceof Error ? error.message : String(error)}`;
+    failures.push(message);
+    log(message);
+    return undefined;
+  }
+}
+
+/** The order of contenders in round `round`: as given in even rounds, reversed in odd ones. */
+export function roundOrder<T>(items: readonly T[], round: number): readonly T[] {
+  return round % 2 === 0 ? items : [...items].reverse();
+}

@@ -26,3 +26,16 @@ export function markdownTable(header: readonly string[], rows: ReadonlyArray<rea
   const sep = header.map((_, i) => ((align?.[i] ?? 'r') === 'l' ? ':---' : '---:'));
   return [header, sep, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
 }
+
+/** The q-quantile (0..1) of already sorted values, nearest-rank; NaN when empty. */
+export function quantile(sorted: ArrayLike<number>, q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
+/** `median (min–max)` of a summary (just the median when there is one sample), scaled by 1/`scale`. */
+export function spread(summary: Summary, digits = 2, scale = 1): string {
+  if (summary.n === 0) return 'n/a';
+  const f = (v: number): string => fmt(v / scale, digits);
+  return summary.n > 1 ? `${f(summary.median)} (${f(summary.min)}–${f(summary.max)})` : f(summary.median);
+}

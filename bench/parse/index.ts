@@ -3,10 +3,13 @@
  * fresh processes (`run-one.ts`); rounds interleave sizes and contenders (the order flips every
  * round) so drift on a shared machine hits everyone alike. Figures are CPU µs per token (user +
  * system of the client process; the server runs in its own process), median and min–max over
- * the runs, the rxllm/raw ratio per size, and linearity (per-token cost at the largest size ÷
- * at the smallest).
+ * the runs, the ratio to the raw floor per size, and linearity (per-token cost at the largest
+ * size ÷ at the smallest).
+ *
+ * The peer SDKs cost 10–40× the floor per token, so they get a smaller measuring budget (one
+ * stream at 20k and 100k tokens, where a single stream is seconds of CPU) — see `peerArgs`.
  */
-import type { ClientName } from '../clients/index';
+import { PEERS, type ClientName } from '../clients/index';
 import { here, runChildJson } from '../lib/child';
 import type { BenchSection, SectionContext, SectionResult } from '../lib/section';
 import { fmt, markdownTable, summarize, type Summary } from '../lib/stats';
@@ -18,9 +21,13 @@ export const TARGET_LINEARITY = 1.2;
 
 export interface ParseOptions {
   readonly sizes: readonly number[];
+  /** Rounds for raw and rxllm. */
   readonly runs: number;
+  /** Rounds (the first ones) in which the peers take part too. */
+  readonly peerRuns: number;
   readonly clients: readonly ClientName[];
-  readonly runOneArgs: readonly string[];
+  /** run-one.ts arguments (warm-up and measuring budget) by contender, then by size. */
+  readonly runOneArgs: Readonly<Record<string, Readonly<Record<number, readonly string[]>>>>;
 }
 
 export interface ParseSample extends RunOneResult {
@@ -29,10 +36,32 @@ export interface ParseSample extends RunOneResult {
   readonly serverCpuUsPerToken: number;
 }
 
-export function parseOptions(quick: boolean, overrides: { runs?: number; sizes?: number[] } = {}): ParseOptions {
-  return quick
-    ? { sizes: overrides.sizes ?? [1000], runs: overrides.runs ?? 1, clients: ['raw', 'rxllm'], runOneArgs: ['--warmup', '2', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'] }
-    : { sizes: overrides.sizes ?? [1000, 20_000, 100_000], runs: overrides.runs ?? 7, clients: ['raw', 'rxllm'], runOneArgs: [] };
+const QUICK_ARGS = ['--warmup', '2', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'];
+const QUICK_PEER_ARGS = ['--warmup', '1', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'];
+
+/**
+ * A peer's budget at one size. The floor's default (≥ 200k warm-up tokens, ≥ 500 ms measured)
+ * would be a minute of CPU per process for the slowest peer, so: at 100k, one stream and no
+ * warm-up (a 100k-token stream warms itself up: its first few thousand tokens are a few per cent
+ * of it); at 20k, one warm-up stream and one measured; below, ≥ 2 warm-up streams, 10k tokens and
+ * 300 ms of CPU, then ≥ 300 ms measured.
+ */
+function peerArgs(tokens: number): readonly string[] {
+  if (tokens >= 100_000) return ['--warmup', '0', '--warmup-tokens', '0', '--warmup-cpu-ms', '0', '--streams', '1'];
+  if (tokens >= 20_000) return ['--warmup', '1', '--warmup-tokens', '0', '--warmup-cpu-ms', '0', '--streams', '1'];
+  return ['--warmup', '2', '--warmup-tokens', '10000', '--warmup-cpu-ms', '300', '--min-cpu-ms', '300'];
+}
+
+export function parseOptions(quick: boolean, overrides: { runs?: number; sizes?: number[]; clients?: ClientName[] } = {}): ParseOptions {
+  const sizes = overrides.sizes ?? (quick ? [1000] : [1000, 20_000, 100_000]);
+  const runs = overrides.runs ?? (quick ? 1 : 5);
+  const clients = overrides.clients ?? ['raw', 'rxllm', ...PEERS];
+  const runOneArgs: Record<string, Record<number, readonly string[]>> = {};
+  for (const client of clients) {
+    const peer = PEERS.includes(client);
+    runOneArgs[client] = Object.fromEntries(sizes.map((tokens) => [tokens, quick ? (peer ? QUICK_PEER_ARGS : QUICK_ARGS) : peer ? peerArgs(tokens) : []]));
+  }
+  return { sizes, runs, peerRuns: Math.min(runs, 5), clients, runOneArgs };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');
@@ -43,9 +72,10 @@ export async function runParse(context: SectionContext, options: ParseOptions): 
   const failures: string[] = [];
   for (let round = 0; round < options.runs; round++) {
     for (const tokens of options.sizes) {
-      const order = round % 2 === 0 ? options.clients : [...options.clients].reverse();
+      const present = options.clients.filter((client) => round < options.peerRuns || !PEERS.includes(client));
+      const order = round % 2 === 0 ? present : [...present].reverse();
       for (const client of order) {
-        const args = ['--client', client, '--tokens', String(tokens), '--base-url', server.baseURL, ...options.runOneArgs];
+        const args = ['--client', client, '--tokens', String(tokens), '--base-url', server.baseURL, ...(options.runOneArgs[client]?.[tokens] ?? [])];
         const before = await server.cpuUsage();
         try {
           const result = await runChildJson<RunOneResult>(RUN_ONE, args, { nodeFlags: ['--expose-gc'] });
@@ -54,7 +84,7 @@ export async function runParse(context: SectionContext, options: ParseOptions): 
           const serverCpuUsPerToken = (after.user + after.system - before.user - before.system) / served;
           samples.push({ ...result, round, serverCpuUsPerToken });
           context.log(
-            `parse  round ${round + 1}/${options.runs}  ${String(tokens).padStart(6)} tok  ${client.padEnd(6)} ${fmt(result.cpuUsPerToken, 3)} µs/tok CPU  ` +
+            `parse  round ${round + 1}/${options.runs}  ${String(tokens).padStart(6)} tok  ${client.padEnd(11)} ${fmt(result.cpuUsPerToken, 3)} µs/tok CPU  ` +
               `(K=${result.streams}, warm-up ${result.warmupStreams}, wall ${fmt(result.wallUsPerToken, 3)} µs/tok, server ${fmt(serverCpuUsPerToken, 3)} µs/tok)`,
           );
         } catch (error) {
@@ -75,6 +105,8 @@ interface Row {
   readonly server: Summary;
   /** median(rxllm) / median(raw). */
   readonly ratio: number;
+  /** median(contender) / median(raw), every contender. */
+  readonly ratios: Record<string, number>;
   /** rxllm / raw within each round (the two ran back to back): min–max. */
   readonly pairedRatio: Summary;
 }
@@ -84,10 +116,12 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
   const rows: Row[] = options.sizes.map((tokens) => {
     const cpu: Record<string, Summary> = {};
     const wall: Record<string, Summary> = {};
+    const ratios: Record<string, number> = {};
     for (const client of options.clients) {
       cpu[client] = summarize(pick(tokens, client).map((s) => s.cpuUsPerToken));
       wall[client] = summarize(pick(tokens, client).map((s) => s.wallUsPerToken));
     }
+    for (const client of options.clients) ratios[client] = cpu[client]!.median / (cpu['raw']?.median ?? Number.NaN);
     const paired: number[] = [];
     for (let round = 0; round < options.runs; round++) {
       const a = pick(tokens, 'rxllm').find((s) => s.round === round);
@@ -99,7 +133,8 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
       cpu,
       wall,
       server: summarize(samples.filter((s) => s.tokens === tokens).map((s) => s.serverCpuUsPerToken)),
-      ratio: (cpu['rxllm']?.median ?? Number.NaN) / (cpu['raw']?.median ?? Number.NaN),
+      ratio: ratios['rxllm'] ?? Number.NaN,
+      ratios,
       pairedRatio: summarize(paired),
     };
   });
@@ -111,15 +146,26 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
   }
 
   const cell = (s: Summary | undefined, digits = 3): string => (s && s.n > 0 ? `${fmt(s.median, digits)} (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : 'n/a');
-  const clientCols = options.clients.map((c) => `${c} µs/tok`);
+  const floor = options.clients.filter((c) => c === 'raw' || c === 'rxllm');
+  const peers = options.clients.filter((c) => PEERS.includes(c));
   const table = markdownTable(
-    ['tokens/stream', ...clientCols, 'rxllm/raw', 'paired ratio median (min–max)', 'server µs/tok'],
+    ['tokens/stream', ...floor.map((c) => `${c} µs/tok`), 'rxllm/raw', 'paired ratio median (min–max)', 'server µs/tok'],
     rows.map((r) => [
       r.tokens.toLocaleString('en-US'),
-      ...options.clients.map((c) => cell(r.cpu[c])),
+      ...floor.map((c) => cell(r.cpu[c])),
       `**${fmt(r.ratio)}×**${r.ratio <= TARGET_RATIO ? '' : ' ⚠'}`,
       `${fmt(r.pairedRatio.median)} (${fmt(r.pairedRatio.min)}–${fmt(r.pairedRatio.max)})`,
       fmt(r.server.median, 3),
+    ]),
+    ['l'],
+  );
+  const peerTable = markdownTable(
+    ['tokens/stream', 'raw µs/tok', 'rxllm ×raw', ...peers.flatMap((c) => [`${c} µs/tok`, `${c} ×raw`])],
+    rows.map((r) => [
+      r.tokens.toLocaleString('en-US'),
+      fmt(r.cpu['raw']?.median ?? Number.NaN, 3),
+      `${fmt(r.ratio)}×`,
+      ...peers.flatMap((c) => [cell(r.cpu[c], 2), `**${fmt(r.ratios[c] ?? Number.NaN, 1)}×**`]),
     ]),
     ['l'],
   );
@@ -133,6 +179,7 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
       ? `Linearity (µs/token at ${last.tokens.toLocaleString('en-US')} ÷ at ${first.tokens.toLocaleString('en-US')}; ≤ ${TARGET_LINEARITY} is the target): ` +
         options.clients.map((c) => `${c} **${fmt(linearity[c]!)}×**`).join(', ')
       : 'Linearity: needs at least two sizes.';
+  const peerRuns = Math.min(options.peerRuns, options.runs);
   const markdown = [
     '## parse — CPU per streamed token',
     '',
@@ -141,6 +188,16 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
     '',
     table,
     '',
+    ...(peers.length > 0
+      ? [
+          `Peer SDKs, same streams, same rounds (${peerRuns} fresh process${peerRuns === 1 ? '' : 'es'} per cell; ` +
+            'one measured stream per process at 20k and 100k tokens, no warm-up stream at 100k): CPU µs per token, median (min–max), ' +
+            'and ×raw = ratio of medians to the floor above.',
+          '',
+          peerTable,
+          '',
+        ]
+      : []),
     linearityLine,
     '',
     '<details><summary>Wall time per token (for context; loopback, server-bound at times)</summary>',
@@ -165,10 +222,10 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
 }
 
 /** The section, for bench/run.ts. `overrides` come from the command line (`--runs`, `--sizes`). */
-export function parseSection(overrides: { runs?: number; sizes?: number[] } = {}): BenchSection {
+export function parseSection(overrides: { runs?: number; sizes?: number[]; clients?: ClientName[] } = {}): BenchSection {
   return {
     name: 'parse',
-    description: 'CPU µs per streamed token: rxllm vs the raw undici + eventsource-parser floor',
+    description: 'CPU µs per streamed token: rxllm and the peer SDKs vs the raw undici + eventsource-parser floor',
     run: (context) => runParse(context, parseOptions(context.quick, overrides)),
   };
 }

@@ -7,7 +7,7 @@
  *    and `--warmup-cpu-ms` of CPU (default 300), so small streams get the same JIT warm-up as
  *    big ones (on a 2-core EPYC VM the per-token cost settles after ~150-200k tokens).
  * 2. K = enough streams for `--min-cpu-ms` of CPU (default 500), estimated from the warm-up
- *    (or fixed with `--streams K`).
+ *    (or fixed with `--streams K`; 1 when there was no warm-up).
  * 3. `gc()` if exposed, then `process.cpuUsage()` (user + system, whole process) and wall time
  *    around consuming the stream K times. Every stream is checked: `deltas === tokens` and
  *    `chars === tokens * 4`; a mismatch exits 1.
@@ -88,7 +88,9 @@ while (warmCosts.length < warmupStreams || warmCosts.length * tokens < warmupTok
 }
 const warmed = warmCosts.length;
 const late = warmCosts.slice(-Math.max(1, Math.min(8, warmed >> 1)));
-const perStreamUs = late.reduce((a, b) => a + b, 0) / late.length;
+// No warm-up (`--warmup 0 --warmup-tokens 0 --warmup-cpu-ms 0`: a stream long enough to warm
+// itself up) and no `--streams`: one stream.
+const perStreamUs = late.length > 0 ? late.reduce((a, b) => a + b, 0) / late.length : Number.POSITIVE_INFINITY;
 const streams = fixedStreams ?? Math.max(1, Math.min(100_000, Math.ceil(minCpuUs / Math.max(1, perStreamUs))));
 
 (globalThis as { gc?: () => void }).gc?.();

@@ -25,6 +25,8 @@ const RETRYABLE_TYPES = new Set(['server_error', 'overloaded_error', 'api_error'
 const FINAL_TYPES = new Set(['insufficient_quota', 'billing_hard_limit_reached']);
 /** A rejected key: OpenAI sends `code: 'invalid_api_key'` with its 401 (and some proxies with other statuses). */
 const AUTH_TYPES = new Set(['invalid_api_key']);
+/** Retryable provider error types with a code of their own when no HTTP status says more (inside a 200 stream). */
+const TYPE_CODES: Readonly<Record<string, string>> = { overloaded_error: 'overloaded' };
 
 /** The common shapes of a provider's error payload, read loosely. */
 interface ErrorPayload {
@@ -33,6 +35,8 @@ interface ErrorPayload {
   readonly code?: unknown;
   readonly status?: unknown;
   readonly status_code?: unknown;
+  /** Google's `google.rpc` details: `ErrorInfo` (reason), `RetryInfo` (retryDelay), … */
+  readonly details?: unknown;
 }
 
 export interface ErrorContext {
@@ -61,7 +65,7 @@ export function errorFromPayload(payload: unknown, context: ErrorContext): LlmEr
   const [code, statusRetryable] = (status !== undefined ? CODES[status] : undefined) ?? (status !== undefined && status >= 500 ? ['server_error', true] : ['api_error', false]);
   const typeRetryable = [body.type, body.code, body.status].some((v) => typeof v === 'string' && RETRYABLE_TYPES.has(v));
   const final = [body.type, body.code].some((v) => typeof v === 'string' && FINAL_TYPES.has(v));
-  const auth = [body.type, body.code].some((v) => typeof v === 'string' && AUTH_TYPES.has(v));
+  const auth = [body.type, body.code].some((v) => typeof v === 'string' && AUTH_TYPES.has(v)) || googleReasonIs(body.details, 'API_KEY_INVALID');
   const prefix = `${context.provider}${status !== undefined ? ` ${status}` : ''}${providerCode ? ` ${providerCode}` : ''}`;
   const common = {
     message: `${prefix}: ${message}`,
@@ -74,7 +78,7 @@ export function errorFromPayload(payload: unknown, context: ErrorContext): LlmEr
   if (final) return new ApiError({ ...common, code: 'quota_exceeded', retryable: false });
   if (auth) return new ApiError({ ...common, code: 'authentication_failed', retryable: false });
   if (status === 429 || body.type === 'rate_limit_error' || body.code === 'rate_limit_exceeded' || body.status === 'RESOURCE_EXHAUSTED') return new RateLimitError(common);
-  return new ApiError({ ...common, code: status === undefined && typeRetryable ? 'server_error' : code, retryable: statusRetryable || typeRetryable });
+  return new ApiError({ ...common, code: status === undefined && typeRetryable ? (TYPE_CODES[String(body.type)] ?? 'server_error') : code, retryable: statusRetryable || typeRetryable });
 }
 
 /** The typed error for a non-2xx response, from its status, headers and (bounded) body text. */
@@ -87,7 +91,7 @@ export function errorFromResponse(status: number, headers: HeaderLookup, bodyTex
     if (bodyText.length > 500) payload = `${bodyText.slice(0, 500)}…`;
   }
   const requestId = requestIdOf(headers);
-  const retryAfterMs = retryAfterMsOf(headers) ?? (status === 429 ? exhaustedWindowResetMs(headers) : undefined);
+  const retryAfterMs = retryAfterMsOf(headers) ?? retryAfterFromBody(payload) ?? (status === 429 ? exhaustedWindowResetMs(headers) : undefined);
   return errorFromPayload(payload, {
     provider,
     status,
@@ -102,4 +106,31 @@ function exhaustedWindowResetMs(headers: HeaderLookup): number | undefined {
   if (limits?.remainingRequests === 0 && limits.resetRequestsMs !== undefined) return limits.resetRequestsMs;
   if (limits?.remainingTokens === 0 && limits.resetTokensMs !== undefined) return limits.resetTokensMs;
   return undefined;
+}
+
+/**
+ * How long an error body asks the caller to wait, for providers that say it in the body rather
+ * than in `retry-after`: Google's `google.rpc.RetryInfo` detail, `error.details[].retryDelay`, a
+ * protobuf Duration in JSON form (`"34.4s"` → 34400). Undefined when absent or unparsable.
+ * `errorFromResponse` consults it after the `retry-after-ms` / `retry-after` headers.
+ *
+ * @example
+ * retryAfterFromBody({ error: { details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '34.4s' }] } }); // 34400
+ */
+export function retryAfterFromBody(payload: unknown): number | undefined {
+  const error = typeof payload === 'object' && payload !== null ? (payload as { error?: unknown }).error : undefined;
+  const details = typeof error === 'object' && error !== null ? (error as { details?: unknown }).details : undefined;
+  if (!Array.isArray(details)) return undefined;
+  for (const detail of details) {
+    const delay = typeof detail === 'object' && detail !== null ? (detail as { retryDelay?: unknown }).retryDelay : undefined;
+    if (typeof delay !== 'string') continue;
+    const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());
+    if (match) return Math.round(Number(match[1]) * 1000);
+  }
+  return undefined;
+}
+
+/** True when Google's `google.rpc.ErrorInfo` detail carries `reason` (e.g. `API_KEY_INVALID` on a 400). */
+function googleReasonIs(details: unknown, reason: string): boolean {
+  return Array.isArray(details) && details.some((d) => typeof d === 'object' && d !== null && (d as { reason?: unknown }).reason === reason);
 }

@@ -7,6 +7,10 @@ const KEPT_HEADER_NAMES = [
   'x-ratelimit-limit-requests', 'x-ratelimit-limit-tokens', 'x-ratelimit-remaining-requests',
   'x-ratelimit-remaining-tokens', 'x-ratelimit-reset-requests', 'x-ratelimit-reset-tokens',
   'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset',
+  'anthropic-ratelimit-requests-limit', 'anthropic-ratelimit-requests-remaining', 'anthropic-ratelimit-requests-reset',
+  'anthropic-ratelimit-tokens-limit', 'anthropic-ratelimit-tokens-remaining', 'anthropic-ratelimit-tokens-reset',
+  'anthropic-ratelimit-input-tokens-limit', 'anthropic-ratelimit-input-tokens-remaining', 'anthropic-ratelimit-input-tokens-reset',
+  'anthropic-ratelimit-output-tokens-limit', 'anthropic-ratelimit-output-tokens-remaining', 'anthropic-ratelimit-output-tokens-reset',
 ] as const;
 
 /** The kept headers present on a response, by lower-case name. */
@@ -72,7 +76,7 @@ function resetMs(value: string | undefined, now: number): number | undefined {
   return n * 1000;
 }
 
-/** Reads the OpenAI (`x-ratelimit-*-requests/-tokens`) and OpenRouter (`x-ratelimit-*`) header families. */
+/** Reads the OpenAI (`x-ratelimit-*-requests/-tokens`), OpenRouter (`x-ratelimit-*`) and Anthropic (`anthropic-ratelimit-*`) header families. */
 export function rateLimitOf(headers: HeaderLookup, now: number = Date.now()): RateLimitInfo | undefined {
   const info: Record<string, number> = {};
   const put = (key: keyof RateLimitInfo, value: number | undefined): void => {
@@ -84,5 +88,21 @@ export function rateLimitOf(headers: HeaderLookup, now: number = Date.now()): Ra
   put('limitTokens', num(headers.get('x-ratelimit-limit-tokens')));
   put('remainingTokens', num(headers.get('x-ratelimit-remaining-tokens')));
   put('resetTokensMs', resetMs(headers.get('x-ratelimit-reset-tokens'), now));
+  if (Object.keys(info).length === 0) {
+    // Anthropic's family: `anthropic-ratelimit-{requests,tokens}-{limit,remaining,reset}`, resets as RFC 3339 times.
+    put('limitRequests', num(headers.get('anthropic-ratelimit-requests-limit')));
+    put('remainingRequests', num(headers.get('anthropic-ratelimit-requests-remaining')));
+    put('resetRequestsMs', dateResetMs(headers.get('anthropic-ratelimit-requests-reset'), now));
+    put('limitTokens', num(headers.get('anthropic-ratelimit-tokens-limit')));
+    put('remainingTokens', num(headers.get('anthropic-ratelimit-tokens-remaining')));
+    put('resetTokensMs', dateResetMs(headers.get('anthropic-ratelimit-tokens-reset'), now));
+  }
   return Object.keys(info).length > 0 ? (info as RateLimitInfo) : undefined;
+}
+
+/** A reset given as a date-time (`2026-01-26T23:34:26Z`), to milliseconds from now (0 once past). */
+function dateResetMs(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -210,3 +210,55 @@ export function servedWholeAndByteSplit(files: ReadonlyArray<{ readonly key: str
   });
   return outcomes;
 }
+
+/** Where a recorded request carries its routing key (the first user text), for `replyRouterBy`. */
+export type RoutingKeyOf = (request: { readonly json: unknown }) => string | undefined;
+
+/**
+ * `replyRouter` for any provider: `keyOf` finds the routing key in the recorded request (for
+ * Chat Completions bodies that is `messages[0].content`; Gemini puts it in
+ * `contents[0].parts[0].text`). Installs the handler on `server`.
+ */
+export function replyRouterBy(server: MockServer, model: Model, keyOf: RoutingKeyOf): (reply: MockReply) => Promise<StreamOutcome> {
+  const replies = new Map<string, MockReply>();
+  let next = 0;
+  server.setHandler((request) => {
+    const key = keyOf(request);
+    const reply = key === undefined ? undefined : replies.get(key);
+    if (key === undefined || !reply) return jsonReply(404, { error: { message: `wire helper: no reply registered for ${String(key)}`, type: 'test_unrouted' } });
+    replies.delete(key);
+    return reply;
+  });
+  return (reply) => {
+    const key = `call-${next++}`;
+    replies.set(key, reply);
+    return runStream(model.stream({ messages: [{ role: 'user', content: key }] }));
+  };
+}
+
+/**
+ * `servedWholeAndByteSplit` for any provider: `model` builds the model pointed at the mock server,
+ * `keyOf` reads the routing key back from a recorded request (see `replyRouterBy`).
+ */
+export function servedWholeAndByteSplitBy(
+  /** `reply` overrides the recorded status and headers, e.g. `{ status: 429 }` for a body recorded without them. */
+  files: ReadonlyArray<{ readonly key: string; readonly file: string; readonly reply?: Omit<MockReply, 'body'> }>,
+  options: { readonly model: (server: MockServer) => Model; readonly keyOf: RoutingKeyOf },
+): Map<string, { whole: StreamOutcome; byte: StreamOutcome }> {
+  const outcomes = new Map<string, { whole: StreamOutcome; byte: StreamOutcome }>();
+  let server: MockServer | undefined;
+  beforeAll(async () => {
+    server = await startMockServer();
+    const stream = replyRouterBy(server, options.model(server), options.keyOf);
+    await Promise.all(
+      files.map(async ({ key, file, reply = {} }) => {
+        const [whole, byte] = await Promise.all([stream(fixtureReply(file, reply)), stream(fixtureReply(file, { ...reply, split: 'byte' }))]);
+        outcomes.set(key, { whole, byte });
+      }),
+    );
+  }, 30_000);
+  afterAll(async () => {
+    await server?.close();
+  });
+  return outcomes;
+}
