@@ -3,8 +3,23 @@ import { defaultTransport } from '../http/default-transport';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
 import { jsonReply, openaiChunks, startMockServer, type MockReply, type MockServer, type RecordedRequest } from '../testing/mock-server';
+import { anthropicChunks, anthropicErrorBody } from '../testing/wire/anthropic';
+import { geminiChunks, geminiErrorBody } from '../testing/wire/gemini';
+import { ollamaChunks, ollamaErrorBody } from '../testing/wire/ollama';
+import { openaiResponsesChunks, openaiResponsesErrorBody } from '../testing/wire/openai-responses';
 import { parseConfig } from '../config';
-import { chatCompletionsModel } from './openai';
+import type { ModelInfo } from '../events';
+import { toAnthropicBody } from './anthropic';
+import { anthropicParser } from './anthropic-parser';
+import { toGeminiBody } from './gemini';
+import { geminiParser } from './gemini-parser';
+import { httpModel, type HttpModelSetup } from './http-model';
+import { toOllamaBody } from './ollama';
+import { ollamaParser } from './ollama-parser';
+import { toOpenAIChatBody } from './openai';
+import { openaiChatParser } from './openai-chat-parser';
+import { toResponsesBody } from './openai-responses';
+import { openaiResponsesParser } from './openai-responses-parser';
 
 /** A fault the simulator plays instead of (or in the middle of) an answer. */
 export type SimulatedFault =
@@ -15,9 +30,18 @@ export type SimulatedFault =
   /** Stop sending after this many tokens and hold the connection open. */
   | { readonly stallAfterTokens: number };
 
+/** The wire formats the simulator speaks, each through that provider's own request mapping and parser. */
+export type SimulatedFormat = 'openai' | 'anthropic' | 'gemini' | 'ollama' | 'openai-responses';
+
 export interface SimulatedConfig {
   /** Model id reported in events. @defaultValue 'sim-1' */
   readonly model?: string;
+  /**
+   * Which provider's wire format to speak: the request is rendered with that provider's body
+   * mapping and the answer parsed by its parser, exactly as with the real provider.
+   * @defaultValue 'openai'
+   */
+  readonly format?: SimulatedFormat;
   /** Delay before the first token. @defaultValue 150 */
   readonly ttftMs?: number;
   /** Output pace. @defaultValue 80 */
@@ -46,6 +70,7 @@ const faultSchema = z.union([
 
 const configSchema = z.strictObject({
   model: z.string().min(1).optional(),
+  format: z.enum(['openai', 'anthropic', 'gemini', 'ollama', 'openai-responses']).optional(),
   ttftMs: z.number().nonnegative().optional(),
   tokensPerSecond: z.number().positive().optional(),
   outputTokens: z.number().int().positive().optional(),
@@ -71,36 +96,37 @@ export function simulated(config: SimulatedConfig = {}): SimulatedModel {
   const id = options.model ?? 'sim-1';
   let server: Promise<MockServer> | undefined;
 
+  const wire = WIRES[options.format ?? 'openai'];
   const respond = (request: RecordedRequest): MockReply => {
-    const body = (request.json ?? {}) as { messages?: Array<{ content?: unknown }>; max_tokens?: number; max_completion_tokens?: number };
-    const prompt = (body.messages ?? []).map((m) => (typeof m.content === 'string' ? m.content : '')).join('\n');
-    const limit = body.max_tokens ?? body.max_completion_tokens;
-    const wanted = Math.min(outputTokens, limit ?? Infinity);
-    const deltas = answer(prompt, outputTokens, corpus).slice(0, wanted);
-    const finishReason = limit !== undefined && limit < outputTokens ? 'length' : 'stop';
-    const usage = { prompt_tokens: estimateTokens(prompt) + 4 * (body.messages?.length ?? 1), completion_tokens: deltas.length };
-    const chunks = openaiChunks(deltas, { model: id, finishReason, usage, id: `chatcmpl-sim-${request.index}` });
+    const body = (request.json ?? {}) as WireBody;
+    const limit = maxTokensOf(body);
+    const prompt = promptText(body);
+    const deltas = answer(prompt, outputTokens, corpus).slice(0, limit ?? outputTokens);
+    const truncated = limit !== undefined && limit < outputTokens;
+    const usage = { inputTokens: Math.ceil(prompt.length / 4) + 4, outputTokens: deltas.length };
+    const requestId = `req_sim_${request.index}`;
+    const chunks = wire.frames(deltas, { model: id, truncated, usage, index: request.index });
     const pace = { firstChunkDelayMs: ttftMs, chunkDelayMs: 1000 / tokensPerSecond };
-    const headers = { 'content-type': 'text/event-stream', 'x-request-id': `req_sim_${request.index}` };
+    const headers = { 'content-type': wire.contentType, 'x-request-id': requestId };
     const fault = faults.shift();
     if (fault === undefined) return { headers, chunks, ...pace };
     if ('status' in fault) {
-      return jsonReply(
-        fault.status,
-        { error: { message: fault.message ?? `simulated ${fault.status}`, type: fault.status >= 500 ? 'server_error' : 'simulated_error', code: null } },
-        { 'x-request-id': `req_sim_${request.index}`, ...(fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {}) },
-      );
+      const message = fault.message ?? `simulated ${fault.status}`;
+      return jsonReply(fault.status, wire.error(fault.status, message, fault.retryAfterMs), {
+        'x-request-id': requestId,
+        ...(fault.retryAfterMs !== undefined ? { 'retry-after-ms': String(fault.retryAfterMs) } : {}),
+      });
     }
     return 'resetAfterTokens' in fault ? { headers, chunks, ...pace, resetAfterChunks: fault.resetAfterTokens } : { headers, chunks, ...pace, stallAfterChunks: fault.stallAfterTokens };
   };
 
   const start = (): Promise<MockServer> => (server ??= startMockServer({ handler: respond, unref: true }));
-  const model = chatCompletionsModel({
-    info: { provider: 'simulated', id, name: `simulated:${id}`, baseURL: 'http://127.0.0.1/v1' },
-    apiKey: undefined,
-    headers: {},
+  const info: ModelInfo = { provider: 'simulated', id, name: `simulated:${id}`, baseURL: 'http://127.0.0.1/v1' };
+  const model = httpModel({
+    ...wire.setup(info),
+    info,
+    headers: { 'content-type': 'application/json', accept: wire.contentType },
     transport: deferredOrigin(() => start().then((s) => s.origin), defaultTransport),
-    maxTokensField: 'max_tokens',
   });
   return {
     ...model,
@@ -144,10 +170,88 @@ function deferredOrigin(origin: () => Promise<string>, inner: () => Transport): 
   };
 }
 
-/** Rough token estimate for prompts (4 characters a token), as simulated usage. */
-function estimateTokens(text: string): number {
-  return Math.ceil(text.length / 4);
+/** The request body fields the simulator reads, across formats. */
+interface WireBody {
+  readonly max_tokens?: number;
+  readonly max_completion_tokens?: number;
+  readonly max_output_tokens?: number;
+  readonly generationConfig?: { readonly maxOutputTokens?: number };
+  readonly options?: { readonly num_predict?: number };
 }
+
+function maxTokensOf(body: WireBody): number | undefined {
+  return body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens ?? body.generationConfig?.maxOutputTokens ?? body.options?.num_predict;
+}
+
+/** The prompt's text in any format's body (the strings under content/text/instructions/system/input): seeds the answer and sizes the simulated input usage (about 4 characters a token). */
+function promptText(body: unknown): string {
+  const parts: string[] = [];
+  const visit = (value: unknown, key: string): void => {
+    if (typeof value === 'string') {
+      if (key === 'content' || key === 'text' || key === 'instructions' || key === 'system' || key === 'input') parts.push(value);
+    } else if (Array.isArray(value)) {
+      for (const item of value) visit(item, key);
+    } else if (value !== null && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) visit(v, k);
+    }
+  };
+  visit(body, '');
+  return parts.join('\n');
+}
+
+interface FrameOptions {
+  readonly model: string;
+  readonly truncated: boolean;
+  readonly usage: { readonly inputTokens: number; readonly outputTokens: number };
+  readonly index: number;
+}
+
+/** One wire format: how the simulator answers in it, and how a model sends and parses it. */
+interface Wire {
+  readonly contentType: string;
+  frames(deltas: readonly string[], options: FrameOptions): string[];
+  error(status: number, message: string, retryAfterMs: number | undefined): unknown;
+  setup(info: ModelInfo): Pick<HttpModelSetup, 'url' | 'body' | 'framing' | 'parser'>;
+}
+
+const SSE = 'text/event-stream';
+const base = (info: ModelInfo): string => info.baseURL!;
+
+const WIRES: Readonly<Record<SimulatedFormat, Wire>> = {
+  openai: {
+    contentType: SSE,
+    frames: (deltas, o) =>
+      openaiChunks(deltas, { model: o.model, finishReason: o.truncated ? 'length' : 'stop', usage: { prompt_tokens: o.usage.inputTokens, completion_tokens: o.usage.outputTokens }, id: `chatcmpl-sim-${o.index}` }),
+    error: (status, message) => ({ error: { message, type: status >= 500 ? 'server_error' : 'simulated_error', code: null } }),
+    setup: (info) => ({ url: () => `${base(info)}/chat/completions`, body: (r) => toOpenAIChatBody(r, info, 'max_tokens'), framing: 'sse', parser: openaiChatParser }),
+  },
+  anthropic: {
+    contentType: SSE,
+    frames: (deltas, o) =>
+      anthropicChunks(deltas, { model: o.model, finishReason: o.truncated ? 'max_tokens' : 'end_turn', usage: { input_tokens: o.usage.inputTokens, output_tokens: o.usage.outputTokens } }),
+    error: (status, message) => anthropicErrorBody(status, message),
+    setup: (info) => ({ url: () => `${base(info)}/messages`, body: (r) => toAnthropicBody(r, info), framing: 'sse', parser: anthropicParser }),
+  },
+  gemini: {
+    contentType: SSE,
+    frames: (deltas, o) =>
+      geminiChunks(deltas, { model: o.model, finishReason: o.truncated ? 'MAX_TOKENS' : 'STOP', usage: { promptTokenCount: o.usage.inputTokens, candidatesTokenCount: o.usage.outputTokens } }),
+    error: (status, message, retryAfterMs) => geminiErrorBody(status, message, retryAfterMs === undefined ? {} : { retryAfterMs }),
+    setup: (info) => ({ url: () => `${base(info)}/models/${info.id}:streamGenerateContent?alt=sse`, body: (r) => toGeminiBody(r, info), framing: 'sse', parser: geminiParser }),
+  },
+  ollama: {
+    contentType: 'application/x-ndjson',
+    frames: (deltas, o) => ollamaChunks(deltas, { model: o.model, finishReason: o.truncated ? 'length' : 'stop', usage: o.usage }),
+    error: (status, message) => ollamaErrorBody(status, message),
+    setup: (info) => ({ url: () => `${new URL(base(info)).origin}/api/chat`, body: (r) => toOllamaBody(r, info), framing: 'ndjson', parser: ollamaParser }),
+  },
+  'openai-responses': {
+    contentType: SSE,
+    frames: (deltas, o) => openaiResponsesChunks(deltas, { model: o.model, finishReason: o.truncated ? 'length' : 'stop', usage: o.usage, id: `resp_sim_${o.index}` }),
+    error: (status, message) => openaiResponsesErrorBody(status, message),
+    setup: (info) => ({ url: () => `${base(info)}/responses`, body: (r) => toResponsesBody(r, info), framing: 'sse', parser: openaiResponsesParser }),
+  },
+};
 
 /** Deterministic answer for a prompt: sentences picked by a PRNG seeded from the prompt, as word deltas. */
 function answer(prompt: string, tokens: number, corpus: readonly string[]): string[] {
