@@ -1,23 +1,30 @@
 /**
  * `npm run bench` — the benchmark suite.
  *
- *   npx tsx bench/run.ts                 all sections, full runs → bench/results/latest.{json,md}
- *   npx tsx bench/run.ts --quick         1 small run per contender (CI smoke test, < 30 s) → bench/results/tmp/quick.{json,md}
- *   npx tsx bench/run.ts --section parse run only the named section(s)
- *   npx tsx bench/run.ts --runs 7        processes per cell (sections that support it)
+ *   npx tsx bench/run.ts                 all sections, full runs (< 6 min) → bench/results/latest.{json,md}
+ *   npx tsx bench/run.ts --quick         1 small run per contender (CI smoke test, < 60 s) → bench/results/tmp/quick.{json,md}
+ *   npx tsx bench/run.ts --section parse run only the named section(s) → bench/results/tmp/<names>.{json,md}
+ *   npx tsx bench/run.ts --runs 7        processes per cell (every section)
+ *   npx tsx bench/run.ts --out tmp/mine  write bench/results/tmp/mine.{json,md} instead
  *
  * One server process (bench/server.ts) serves every section. Timings are never asserted; the exit
  * code is non-zero only for hard failures (a contender crashed or got the wrong token count).
  * Adding a section: write `bench/<name>/index.ts` exporting a `BenchSection`, list it in SECTIONS.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { here } from './lib/child';
 import { machineInfo } from './lib/machine';
 import type { BenchSection } from './lib/section';
+import { abortSection } from './abort/index';
 import { cacheSection } from './cache/index';
+import { CLIENT_PACKAGES } from './clients/index';
+import { memorySection } from './memory/index';
 import { parseSection } from './parse/index';
 import { startBenchServer } from './server';
+import { throughputSection } from './throughput/index';
+import { ttftSection } from './ttft/index';
 
 const { values } = parseArgs({
   options: {
@@ -25,16 +32,22 @@ const { values } = parseArgs({
     section: { type: 'string', multiple: true },
     runs: { type: 'string' },
     sizes: { type: 'string' },
+    out: { type: 'string' },
   },
 });
 const quick = values.quick;
 const runs = values.runs !== undefined ? Number(values.runs) : undefined;
 const sizes = values.sizes?.split(',').map(Number);
 
-/** The sections, in run order. `ttft`, `memory`, `peers` go here later. */
+const runsOverride = runs ? { runs } : {};
+/** The sections, in run order. */
 const SECTIONS: readonly BenchSection[] = [
-  parseSection({ ...(runs ? { runs } : {}), ...(sizes ? { sizes } : {}) }),
-  cacheSection(runs ? { runs } : {}),
+  parseSection({ ...runsOverride, ...(sizes ? { sizes } : {}) }),
+  ttftSection(runsOverride),
+  throughputSection(runsOverride),
+  memorySection(runsOverride),
+  abortSection(runsOverride),
+  cacheSection(runsOverride),
 ];
 
 const selected = values.section?.length ? SECTIONS.filter((s) => values.section!.includes(s.name)) : SECTIONS;
@@ -45,17 +58,22 @@ if (values.section?.length && selected.length !== values.section.length) {
 
 const started = performance.now();
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
-const machine = machineInfo(['undici', 'eventsource-parser', 'rxjs', 'zod', 'tsx']);
+// Every contender's packages (the peers' exact versions belong next to their figures), then tsx.
+const machine = machineInfo([...new Set([...Object.values(CLIENT_PACKAGES).flat(), 'tsx'])]);
 log(`rxllm bench${quick ? ' (quick)' : ''} — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
 
 const server = await startBenchServer();
 const results: Record<string, unknown> = {};
 const markdown: string[] = [];
 const failures: string[] = [];
+const sectionSeconds: Record<string, number> = {};
 try {
   for (const section of selected) {
     log(`\n== ${section.name}: ${section.description}`);
+    const sectionStart = performance.now();
     const result = await section.run({ server, quick, log });
+    sectionSeconds[section.name] = Math.round((performance.now() - sectionStart) / 100) / 10;
+    log(`== ${section.name}: ${sectionSeconds[section.name]} s`);
     results[section.name] = result.json;
     markdown.push(result.markdown);
     failures.push(...result.failures);
@@ -70,20 +88,23 @@ const header = [
   '',
   `${machine.cpu}, ${machine.cores} cores, ${machine.os}, Node ${machine.node}; ` +
     Object.entries(machine.versions).map(([name, version]) => `${name} ${version}`).join(', ') +
-    `. ${machine.date}, ${seconds.toFixed(0)} s.`,
+    `. ${machine.date}, ${seconds.toFixed(0)} s (` +
+    Object.entries(sectionSeconds).map(([name, s]) => `${name} ${s.toFixed(0)} s`).join(', ') +
+    ').',
   '',
 ].join('\n');
 const md = `${header}\n${markdown.join('\n\n')}\n`;
-const json = { machine, quick, seconds: Math.round(seconds * 10) / 10, sections: results, failures };
+const json = { machine, quick, seconds: Math.round(seconds * 10) / 10, sectionSeconds, sections: results, failures };
 
-const dir = here(import.meta.url, quick ? './results/tmp/' : './results/');
-await mkdir(dir, { recursive: true });
-const base = quick ? 'quick' : 'latest';
-await writeFile(`${dir}${base}.json`, `${JSON.stringify(json, null, 2)}\n`);
-await writeFile(`${dir}${base}.md`, md);
+// Only a whole full run replaces the committed results; a quick run or a few sections go to tmp/.
+const out = values.out ?? (quick ? 'tmp/quick' : values.section?.length ? `tmp/${values.section.join('+')}` : 'latest');
+const path = here(import.meta.url, `./results/${out}`);
+await mkdir(dirname(path), { recursive: true });
+await writeFile(`${path}.json`, `${JSON.stringify(json, null, 2)}\n`);
+await writeFile(`${path}.md`, md);
 
 process.stdout.write(`\n${md}\n`);
-log(`wrote bench/results/${quick ? 'tmp/' : ''}${base}.{json,md} in ${seconds.toFixed(1)} s`);
+log(`wrote bench/results/${out}.{json,md} in ${seconds.toFixed(1)} s`);
 if (failures.length > 0) {
   log(`\n${failures.length} failure(s):\n${failures.join('\n')}`);
   process.exitCode = 1;
