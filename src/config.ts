@@ -24,10 +24,15 @@ function describeValue(value: unknown): string {
   try {
     // Mask URL credentials (user:password@) before showing a value.
     const text = (JSON.stringify(value) ?? String(value)).replace(/([a-z]+:\/\/)[^/?#"]*@/gi, '$1***@');
-    return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+    return shortened(text);
   } catch {
     return String(value);
   }
+}
+
+/** A text cut to at most 60 characters for a message: the first 57 and `...`. */
+export function shortened(text: string): string {
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
 /** Schema for a function option; `what` says which, e.g. `'a function (error) => boolean'`. */

@@ -7,21 +7,22 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { inspect } from 'node:util';
-import { from, lastValueFrom, take, toArray } from 'rxjs';
+import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   anthropic, anthropicParser, ApiError, collect, ConfigurationError, InvalidRequestError, LlmError, MalformedStreamError,
-  mapAnthropicFinish, mapAnthropicUsage, openaiCompatible, parseRequest, RateLimitError, text, toAnthropicBody,
+  mapAnthropicFinish, mapAnthropicUsage, openaiCompatible, parseRequest, RateLimitError, toAnthropicBody,
   type LlmEvent, type LlmRequestInput, type Model, type ModelInfo,
 } from 'rxllm';
 import { fallback } from 'rxllm/operators';
 import { anthropicChunks, anthropicErrorBody, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';
 import { pause, record } from './helpers/observe';
+import { errorRenderings, expectNoneContains, expectTakeThreeClosesSocket, oneFailure, thrownConfigurationError } from './helpers/failures';
+import { expectSaysOk, expectWrongKeyRejected, forcedWeatherCall } from './helpers/live';
 import {
-  afterRequest, bytesOf, errorFacts, joined, parserEvents, parseWire, servedWholeAndByteSplitBy, snapshotEvents, splitAt,
-  type RoutingKeyOf, type WireOutcome,
+  bytesOf, errorFacts, joined, parserEvents, parseWire, servedWholeAndByteSplitBy, snapshotEvents, splitAt, expectByteSplitLikeWhole, outcomeIn,
+  firstMessageContent, type WireOutcome,
 } from './helpers/wire';
 
 /** A fake key, unique enough that any trace of it in an error or event is a leak. */
@@ -29,10 +30,7 @@ const API_KEY = 'sk-ant-test-SECRETSECRET1234567890abcd';
 const KEY_TAIL = API_KEY.slice(-8);
 
 /** Anthropic bodies carry the routing key as the first user turn's content (a string for one text block). */
-const keyOf: RoutingKeyOf = (request) => {
-  const content = (request.json as { messages?: Array<{ content?: unknown }> } | undefined)?.messages?.[0]?.content;
-  return typeof content === 'string' ? content : undefined;
-};
+const keyOf = firstMessageContent;
 
 const anthropicAt = (server: MockServer, extra: Partial<Parameters<typeof anthropic>[0]> = {}): Model =>
   anthropic({ model: 'claude-test', baseURL: server.url, apiKey: API_KEY, ...extra });
@@ -70,11 +68,7 @@ const outcomes = servedWholeAndByteSplitBy(
   { model: (server) => anthropicAt(server), keyOf },
 );
 
-function outcomeOf(name: string): { whole: WireOutcome; byte: WireOutcome } {
-  const outcome = outcomes.get(name);
-  if (!outcome) throw new Error(`no outcome for fixture ${name}`);
-  return outcome;
-}
+const outcomeOf = (name: string): { whole: WireOutcome; byte: WireOutcome } => outcomeIn(outcomes, name);
 
 const completion = (events: readonly LlmEvent[]) => lastValueFrom(from(events).pipe(collect()));
 
@@ -85,7 +79,7 @@ describe('recorded Anthropic fixtures over HTTP', () => {
 
   it.each(fixtures.map((f) => [f.name] as const))('%s: byte-split and whole runs agree; one usage right before one finish', (name) => {
     const { whole, byte } = outcomeOf(name);
-    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
+    expectByteSplitLikeWhole(byte, whole);
     expect(byte.completed).toBe(true);
     expect(whole.completed).toBe(true);
     expect(whole.events[0]?.type).toBe('request');
@@ -563,15 +557,8 @@ describe('the request body on the wire', () => {
 
 describe('configuration is checked at construction', () => {
   const configError = (make: () => unknown): ConfigurationError => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(ConfigurationError);
-    const error = thrown as ConfigurationError;
-    for (const text of [error.message, String(error.stack), JSON.stringify(error), inspect(error, { depth: 10 })]) expect(text).not.toContain(KEY_TAIL);
+    const error = thrownConfigurationError(make);
+    expectNoneContains(errorRenderings(error), [KEY_TAIL]);
     return error;
   };
 
@@ -600,27 +587,9 @@ describe('errors', () => {
   /** One call that must fail: one error, no complete, nothing after it, and no trace of the key. */
   async function failure(reply: MockReply, model: Model = anthropicAt(server)): Promise<{ error: LlmError; events: LlmEvent[] }> {
     server.enqueue(reply);
-    const seen = record(model.stream({ messages: [{ role: 'user', content: 'Hello?' }] }));
-    await seen.terminal;
-    await pause(50); // room for a stray second terminal or a late event
-    expect(seen.errors).toHaveLength(1);
-    expect(seen.completes).toBe(0);
-    expect(seen.nextAfterTerminal).toBe(0);
-    const error = seen.errors[0] as LlmError;
-    expect(LlmError.is(error)).toBe(true);
-    for (const [how, rendered] of Object.entries({
-      message: error.message,
-      json: JSON.stringify(error),
-      stack: String(error.stack),
-      string: String(error),
-      inspect: inspect(error, { depth: 10 }),
-      events: JSON.stringify(seen.values),
-    })) {
-      expect(rendered, how).not.toContain(API_KEY);
-      expect(rendered, how).not.toContain(KEY_TAIL);
-      expect(rendered, how).not.toContain('SECRETSECRET');
-    }
-    return { error, events: seen.values };
+    const { error, events } = await oneFailure(model.stream({ messages: [{ role: 'user', content: 'Hello?' }] }), 50);
+    expectNoneContains({ ...errorRenderings(error), events: JSON.stringify(events) }, [API_KEY, KEY_TAIL, 'SECRETSECRET']);
+    return { error, events };
   }
 
   it('529 overloaded → ApiError overloaded, retryable, with the request id', async () => {
@@ -668,15 +637,8 @@ describe('unsubscribing mid-stream closes the socket', () => {
   it('take(3) of the text while the server is still writing', async () => {
     const deltas = Array.from({ length: 200 }, (_, i) => (i === 0 ? 'w0' : ` w${i}`));
     const chunks = anthropicChunks(deltas, { usage: { input_tokens: 5, output_tokens: 200 } });
-    const bodyBytes = chunks.reduce((sum, c) => sum + Buffer.byteLength(c), 0);
-    server.enqueue({ headers: SSE_HEADERS, chunks, chunkDelayMs: 20 });
-    const first = await lastValueFrom(anthropicAt(server).stream({ messages: [{ role: 'user', content: 'Count' }] }).pipe(text(), take(3), toArray()));
-    expect(first).toEqual(['w0', ' w1', ' w2']);
-    expect(server.requests).toHaveLength(1);
-    // Wait for this call's connection only: the shared server keeps other tests' keep-alive sockets.
-    const connection = await server.waitForClose(server.requests[0]!.connectionId);
-    expect(connection.closedMidResponse).toBe(true);
-    expect(connection.bytesWritten).toBeLessThan(bodyBytes);
+    const stream = anthropicAt(server).stream({ messages: [{ role: 'user', content: 'Count' }] });
+    await expectTakeThreeClosesSocket(server, stream, { headers: SSE_HEADERS, chunks, chunkDelayMs: 20 }, ['w0', ' w1', ' w2']);
   });
 });
 
@@ -744,35 +706,16 @@ const liveModel = process.env['ANTHROPIC_TEST_MODEL'] ?? 'claude-haiku-4-5';
 
 describe.skipIf(!liveKey)(`live Anthropic (${liveModel}) — runs only with ANTHROPIC_API_KEY`, () => {
   it('streams text, usage and finish', async () => {
-    const done = await lastValueFrom(
-      anthropic({ model: liveModel }).stream({ messages: [{ role: 'user', content: 'Say "ok" and nothing else.' }], maxOutputTokens: 16 }).pipe(collect()),
-    );
-    expect(done.text.toLowerCase()).toContain('ok');
-    expect(done.usage?.outputTokens).toBeGreaterThan(0);
-    expect(done.finishReason).toBe('stop');
-    expect(done.requestId).toMatch(/^req_/);
+    await expectSaysOk(anthropic({ model: liveModel }));
   });
 
   it('streams a forced tool call', async () => {
-    const done = await lastValueFrom(
-      anthropic({ model: liveModel })
-        .stream({
-          messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
-          tools: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }],
-          toolChoice: { name: 'get_weather' },
-          maxOutputTokens: 200,
-        })
-        .pipe(collect()),
-    );
-    expect(done.toolCalls[0]?.name).toBe('get_weather');
-    expect(done.toolCalls[0]?.input).toMatchObject({ city: expect.stringMatching(/paris/i) });
+    const done = await forcedWeatherCall(anthropic({ model: liveModel }), { maxOutputTokens: 200 });
     expect(done.finishReason).toBe('tool-calls');
   });
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
     const wrong = 'sk-ant-wrong-00000000000000000000000000';
-    const error = await lastValueFrom(anthropic({ model: liveModel, apiKey: wrong }).stream({ messages: [{ role: 'user', content: 'Hi' }] })).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'authentication_failed', status: 401 });
-    expect(JSON.stringify(error) + String((error as Error).stack)).not.toContain(wrong.slice(-8));
+    await expectWrongKeyRejected(anthropic({ model: liveModel, apiKey: wrong }), wrong, { code: 'authentication_failed', status: 401 });
   });
 });

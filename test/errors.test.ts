@@ -7,6 +7,7 @@ import {
 } from 'rxllm';
 import { jsonReply, openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { pause, record } from './helpers/observe';
+import { errorRenderings, expectNoneContains, oneFailure } from './helpers/failures';
 
 /** A fake key, unique enough that any trace of it in an error is a leak. */
 const API_KEY = 'sk-test-SECRETSECRET1234567890abcd';
@@ -33,35 +34,19 @@ function compatible(options: { baseURL?: string; transport?: Transport } = {}): 
  */
 async function failure(model: Model, reply?: MockReply): Promise<{ error: LlmError; events: LlmEvent[] }> {
   if (reply) server.enqueue(reply);
-  const seen = record(model.stream(request));
-  await seen.terminal;
-  await pause(100); // room for a stray second terminal or a late event
-  expect(seen.errors).toHaveLength(1);
-  expect(seen.completes).toBe(0);
-  expect(seen.nextAfterTerminal).toBe(0);
-  const error = seen.errors[0];
-  expect(LlmError.is(error)).toBe(true);
+  const { error, events } = await oneFailure(model.stream(request), 100);
   expect(error).toBeInstanceOf(LlmError);
-  expectNoSecret(error as LlmError);
-  return { error: error as LlmError, events: seen.values };
+  expectNoSecret(error);
+  return { error, events };
 }
 
 function expectNoSecret(error: LlmError): void {
   const renderings: Record<string, string> = {
-    message: error.message,
-    json: JSON.stringify(error),
-    stack: String(error.stack),
-    string: String(error),
-    inspect: inspect(error, { depth: 10 }),
+    ...errorRenderings(error),
     cause: inspect(error.cause, { depth: 10 }),
     causeJson: JSON.stringify(error.cause) ?? '',
   };
-  for (const [how, text] of Object.entries(renderings)) {
-    expect(text, how).not.toContain(API_KEY);
-    expect(text, how).not.toContain(KEY_TAIL);
-    expect(text, how).not.toContain('SECRETSECRET');
-    expect(text, how).not.toMatch(/Bearer/i);
-  }
+  expectNoneContains(renderings, [API_KEY, KEY_TAIL, 'SECRETSECRET', /Bearer/i]);
 }
 
 describe('HTTP error statuses', () => {

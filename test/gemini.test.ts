@@ -4,21 +4,22 @@
  * built streams; the request body on the wire; errors (typed, no key anywhere); configuration;
  * cancellation; the wire builders of rxllm/testing; and a live run when GEMINI_API_KEY is set.
  */
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { from, lastValueFrom, take, toArray } from 'rxjs';
+import { from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   ApiError, collect, ConfigurationError, gemini, geminiParser, InvalidRequestError, LlmError, MalformedStreamError, parseRequest,
-  RateLimitError, text, toGeminiBody, toGeminiSchema, type LlmEvent, type LlmRequestInput, type Model,
+  RateLimitError, toGeminiBody, toGeminiSchema, type LlmEvent, type LlmRequestInput, type Model,
 } from 'rxllm';
 import { geminiChunks, geminiErrorBody, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
-import { FIXTURES_DIR } from './helpers/fixtures';
+import { FIXTURES_DIR, recordedBodies } from './helpers/fixtures';
 import { pause, record } from './helpers/observe';
+import { errorRenderings, expectNoneContains, expectTakeThreeClosesSocket, oneFailure, thrownConfigurationError } from './helpers/failures';
+import { expectWrongKeyRejected } from './helpers/live';
 import {
-  afterRequest, bytesOf, errorFacts, joined, parserEvents, parseWire, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt,
-  type RoutingKeyOf, type WireOutcome,
+  bytesOf, errorFactsOrNull, errorFacts, joined, parserEvents, parseWire, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt, expectByteSplitLikeWhole, outcomeIn,
+  firstGeminiText, type WireOutcome,
 } from './helpers/wire';
 
 /** A fake key, Google-shaped and unique: any trace of it (or its tail) in an error is a leak. */
@@ -27,17 +28,10 @@ const KEY_TAIL = API_KEY.slice(-8);
 const SSE_HEADERS = { 'content-type': 'text/event-stream' } as const;
 
 const DIR = join(FIXTURES_DIR, 'gemini');
-/** Gemini puts the first user text at `contents[0].parts[0].text`. */
-const geminiKeyOf: RoutingKeyOf = (request) => {
-  const first = (request.json as { contents?: Array<{ parts?: Array<{ text?: unknown }> }> } | undefined)?.contents?.[0]?.parts?.[0]?.text;
-  return typeof first === 'string' ? first : undefined;
-};
 const modelAt = (server: MockServer): Model => gemini({ model: 'gemini-test', apiKey: API_KEY, baseURL: server.url });
 
 /** Every body in the folder: `.sse` streams and `.json` error bodies (not their `.headers.json`). */
-const fixtures = readdirSync(DIR)
-  .filter((name) => name.endsWith('.sse') || (name.endsWith('.json') && !name.endsWith('.headers.json')))
-  .sort()
+const fixtures = recordedBodies(DIR)
   .map((name) => ({
     key: name,
     file: join(DIR, name),
@@ -45,13 +39,9 @@ const fixtures = readdirSync(DIR)
     ...(name === 'error-429-resource-exhausted.json' ? { reply: { status: 429, headers: { 'content-type': 'application/json; charset=UTF-8' } } } : {}),
   }));
 const streams = fixtures.filter((f) => f.key.endsWith('.sse'));
-const outcomes = servedWholeAndByteSplitBy(fixtures, { model: modelAt, keyOf: geminiKeyOf });
+const outcomes = servedWholeAndByteSplitBy(fixtures, { model: modelAt, keyOf: firstGeminiText });
 
-function outcomeOf(name: string): { whole: WireOutcome; byte: WireOutcome } {
-  const outcome = outcomes.get(name);
-  if (!outcome) throw new Error(`no outcome for fixture ${name}`);
-  return outcome;
-}
+const outcomeOf = (name: string): { whole: WireOutcome; byte: WireOutcome } => outcomeIn(outcomes, name);
 
 const completion = (events: readonly LlmEvent[]) => lastValueFrom(from(events).pipe(collect()));
 const types = (events: readonly LlmEvent[]): string[] => events.map((e) => e.type);
@@ -71,9 +61,7 @@ describe('recorded Gemini fixtures over HTTP', () => {
 
   it.each(fixtures.map((f) => [f.key] as const))('%s: byte-split and whole runs agree', (name) => {
     const { whole, byte } = outcomeOf(name);
-    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
-    expect(byte.completed).toBe(whole.completed);
-    expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
+    expectByteSplitLikeWhole(byte, whole);
     expect(whole.events[0]).toMatchObject({ type: 'request', model: { provider: 'gemini', id: 'gemini-test' } });
     // Streams: usage at most once, right before the one finish, which is last.
     if (whole.completed) {
@@ -82,7 +70,7 @@ describe('recorded Gemini fixtures over HTTP', () => {
       expect(whole.events.at(-1)!.type).toBe('finish');
     }
     // The request event carries the routing key; the snapshot keeps provider and model id.
-    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: whole.error === undefined ? null : errorFacts(whole.error) }).toMatchSnapshot();
+    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: errorFactsOrNull(whole.error) }).toMatchSnapshot();
   });
 });
 
@@ -635,32 +623,11 @@ describe('the request on the wire', () => {
 });
 
 describe('errors: typed, and never carrying the key', () => {
-  function expectNoSecret(error: unknown): void {
-    const e = error as LlmError;
-    for (const [how, rendered] of Object.entries({
-      message: e.message,
-      json: JSON.stringify(e),
-      stack: String(e.stack),
-      string: String(e),
-      inspect: inspect(e, { depth: 10 }),
-    })) {
-      expect(rendered, how).not.toContain(API_KEY);
-      expect(rendered, how).not.toContain(KEY_TAIL);
-      expect(rendered, how).not.toContain('SECRETSECRET');
-    }
-  }
-
   async function failure(reply: MockReply, llm: Model = model()): Promise<LlmError> {
     server.enqueue(reply);
-    const seen = record(llm.stream({ messages: [user] }));
-    await seen.terminal;
-    await pause(50); // room for a stray second terminal
-    expect(seen.errors).toHaveLength(1);
-    expect(seen.completes).toBe(0);
-    expect(seen.nextAfterTerminal).toBe(0);
-    expect(LlmError.is(seen.errors[0])).toBe(true);
-    expectNoSecret(seen.errors[0]);
-    return seen.errors[0] as LlmError;
+    const { error } = await oneFailure(llm.stream({ messages: [user] }), 50);
+    expectNoneContains(errorRenderings(error), [API_KEY, KEY_TAIL, 'SECRETSECRET']);
+    return error;
   }
 
   it('400 API_KEY_INVALID echoing the key → authentication_failed, not retryable, key redacted', async () => {
@@ -682,7 +649,7 @@ describe('errors: typed, and never carrying the key', () => {
     const plain = 'plainkey0123456789abcdefXYZ';
     const error = await failure(jsonReply(403, geminiErrorBody(403, `key ${plain} has no access`)), model({ apiKey: plain }));
     expect(error).toMatchObject({ code: 'permission_denied', retryable: false });
-    for (const rendered of [error.message, JSON.stringify(error), String(error.stack), inspect(error, { depth: 10 })]) expect(rendered).not.toContain(plain.slice(-8));
+    expectNoneContains(errorRenderings(error), [plain.slice(-8)]);
   });
 
   it('an error inside the 200 stream that echoes the key → typed, redacted', async () => {
@@ -703,15 +670,8 @@ describe('errors: typed, and never carrying the key', () => {
 
 describe('configuration is validated at construction', () => {
   const configError = (make: () => unknown): ConfigurationError => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(ConfigurationError);
-    const error = thrown as ConfigurationError;
-    for (const rendered of [error.message, String(error.stack), JSON.stringify(error)]) expect(rendered).not.toContain(KEY_TAIL);
+    const error = thrownConfigurationError(make);
+    expectNoneContains(errorRenderings(error), [KEY_TAIL]);
     return error;
   };
 
@@ -743,14 +703,7 @@ describe('configuration is validated at construction', () => {
 describe('cancellation', () => {
   it('unsubscribing mid-stream (take(3) of the text) closes the socket while the server is still writing', async () => {
     const chunks = geminiChunks(Array.from({ length: 200 }, (_, i) => ` w${i}`));
-    const bodyBytes = chunks.reduce((sum, c) => sum + Buffer.byteLength(c), 0);
-    server.enqueue({ headers: SSE_HEADERS, chunks, chunkDelayMs: 20 });
-    expect(await lastValueFrom(model().stream({ messages: [user] }).pipe(text(), take(3), toArray()))).toEqual([' w0', ' w1', ' w2']);
-    expect(server.requests).toHaveLength(1);
-    // By id: keep-alive sockets of earlier tests on this server stay open, rightly.
-    const connection = await server.waitForClose(server.requests[0]!.connectionId);
-    expect(connection.closedMidResponse).toBe(true);
-    expect(connection.bytesWritten).toBeLessThan(bodyBytes);
+    await expectTakeThreeClosesSocket(server, model().stream({ messages: [user] }), { headers: SSE_HEADERS, chunks, chunkDelayMs: 20 }, [' w0', ' w1', ' w2']);
   });
 });
 
@@ -816,8 +769,6 @@ describe.skipIf(!liveKey)(`live Gemini (${liveModel}) — runs only with GEMINI_
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
     const wrong = 'AIzaSyWRONG-0000000000000000000000000';
-    const error = await lastValueFrom(gemini({ model: liveModel, apiKey: wrong }).stream({ messages: [{ role: 'user', content: 'Hi' }] })).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'authentication_failed' });
-    expect(JSON.stringify(error) + String((error as Error).stack)).not.toContain(wrong.slice(-8));
+    await expectWrongKeyRejected(gemini({ model: liveModel, apiKey: wrong }), wrong, { code: 'authentication_failed' });
   });
 });

@@ -1,6 +1,7 @@
 import { lastValueFrom, take, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { collect, openai, text } from 'rxllm';
+import { openai, text } from 'rxllm';
+import { expectSaysOk, expectWrongKeyRejected, forcedWeatherCall } from './helpers/live';
 
 /**
  * Against the real OpenAI API — only when OPENAI_API_KEY is set; otherwise these tests are
@@ -11,27 +12,11 @@ const model = process.env['OPENAI_TEST_MODEL'] ?? 'gpt-4o-mini';
 
 describe.skipIf(!key)(`live OpenAI (${model}) — runs only with OPENAI_API_KEY`, () => {
   it('streams text, usage and finish', async () => {
-    const completion = await lastValueFrom(
-      openai({ model }).stream({ messages: [{ role: 'user', content: 'Say "ok" and nothing else.' }], maxOutputTokens: 16 }).pipe(collect()),
-    );
-    expect(completion.text.toLowerCase()).toContain('ok');
-    expect(completion.usage?.outputTokens).toBeGreaterThan(0);
-    expect(completion.finishReason).toBe('stop');
-    expect(completion.requestId).toMatch(/^req_/);
+    await expectSaysOk(openai({ model }));
   });
 
   it('streams a tool call', async () => {
-    const completion = await lastValueFrom(
-      openai({ model })
-        .stream({
-          messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
-          tools: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }],
-          toolChoice: { name: 'get_weather' },
-        })
-        .pipe(collect()),
-    );
-    expect(completion.toolCalls[0]?.name).toBe('get_weather');
-    expect(completion.toolCalls[0]?.input).toMatchObject({ city: expect.stringMatching(/paris/i) });
+    await forcedWeatherCall(openai({ model }));
   });
 
   it('stops early on unsubscribe', async () => {
@@ -43,8 +28,6 @@ describe.skipIf(!key)(`live OpenAI (${model}) — runs only with OPENAI_API_KEY`
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
     const wrong = 'sk-wrong-0000000000000000000000000000';
-    const error = await lastValueFrom(openai({ model, apiKey: wrong }).stream({ messages: [{ role: 'user', content: 'Hi' }] })).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: 'authentication_failed', status: 401 });
-    expect(JSON.stringify(error) + String((error as Error).stack)).not.toContain(wrong.slice(-8));
+    await expectWrongKeyRejected(openai({ model, apiKey: wrong }), wrong, { code: 'authentication_failed', status: 401 });
   });
 });

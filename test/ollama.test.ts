@@ -8,17 +8,18 @@ import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { filter, from, lastValueFrom, take, toArray } from 'rxjs';
+import { filter, from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  ApiError, collect, ConfigurationError, ConnectionError, fetchTransport, InvalidRequestError, isEvent, LlmError, MalformedStreamError, ollama,
-  ollamaParser, parseRequest, text, toOllamaBody, type LlmEvent, type LlmRequestInput, type Model,
+  ApiError, collect, ConnectionError, fetchTransport, InvalidRequestError, isEvent, MalformedStreamError, ollama,
+  ollamaParser, parseRequest, toOllamaBody, type LlmEvent, type LlmRequestInput, type Model,
 } from 'rxllm';
 import { jsonReply, ollamaChunks, ollamaErrorBody, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';
 import { record, waitFor } from './helpers/observe';
+import { errorRenderings, expectNoneContains, expectTakeThreeClosesSocket, thrownConfigurationError } from './helpers/failures';
 import {
-  afterRequest, bytesOf, errorFacts, joined, parseWire, parserEvents, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt, type StreamOutcome,
+  bytesOf, errorFactsOrNull, firstMessageContent, expectByteSplitLikeWhole, outcomeIn, errorFacts, joined, parseWire, parserEvents, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt, type StreamOutcome,
 } from './helpers/wire';
 
 const DIR = join(FIXTURES_DIR, 'ollama');
@@ -27,11 +28,6 @@ const CLOUD_TOOL_CALL = join(DIR, 'chat-nonstream-tool-call-cloud.json');
 const NO_TOOLS_400 = join(DIR, 'error-400-does-not-support-tools.json');
 const API_KEY = 'sk-test-OLLAMACLOUD1234567890wxyz';
 
-/** The routing key of `replyRouterBy`: the first message's content, as Ollama bodies carry it. */
-const firstContent = (request: { readonly json: unknown }): string | undefined => {
-  const content = (request.json as { messages?: Array<{ content?: unknown }> } | undefined)?.messages?.[0]?.content;
-  return typeof content === 'string' ? content : undefined;
-};
 
 const completion = (events: readonly LlmEvent[]) => lastValueFrom(from(events).pipe(collect()));
 const ndjson = (lines: readonly unknown[]): string => lines.map((line) => `${JSON.stringify(line)}\n`).join('');
@@ -46,23 +42,17 @@ const recorded = servedWholeAndByteSplitBy(
     { key: 'cloud-tool-call', file: CLOUD_TOOL_CALL },
     { key: 'no-tools-400', file: NO_TOOLS_400 },
   ],
-  { model: (server) => ollama({ model: 'gemma3:1b', baseURL: server.origin }), keyOf: firstContent },
+  { model: (server) => ollama({ model: 'gemma3:1b', baseURL: server.origin }), keyOf: firstMessageContent },
 );
 
-function outcomeOf(key: string): { whole: StreamOutcome; byte: StreamOutcome } {
-  const outcome = recorded.get(key);
-  if (!outcome) throw new Error(`no outcome for ${key}`);
-  return outcome;
-}
+const outcomeOf = (key: string): { whole: StreamOutcome; byte: StreamOutcome } => outcomeIn(recorded, key);
 
 describe('recorded Ollama bodies over HTTP, whole and one byte per write', () => {
   it.each(['text', 'cloud-tool-call', 'no-tools-400'])('%s: byte-split and whole runs agree', (key) => {
     const { whole, byte } = outcomeOf(key);
-    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
-    expect(byte.completed).toBe(whole.completed);
-    expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
+    expectByteSplitLikeWhole(byte, whole);
     expect(whole.errors + byte.errors).toBe(whole.completed ? 0 : 2);
-    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: whole.error === undefined ? null : errorFacts(whole.error) }).toMatchSnapshot();
+    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: errorFactsOrNull(whole.error) }).toMatchSnapshot();
   });
 
   it('chat-stream-text.ndjson: the text, usage 16/22, Ollama timing as a metrics notice, finish stop', async () => {
@@ -209,13 +199,7 @@ describe('over HTTP, built streams', () => {
   it('unsubscribing mid-stream closes the socket (the server records the close mid-response)', async () => {
     const deltas = Array.from({ length: 200 }, (_, i) => ` w${i}`);
     const chunks = ollamaChunks(deltas);
-    const bodyBytes = chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk), 0);
-    server.enqueue({ headers: { 'content-type': 'application/x-ndjson' }, chunks, chunkDelayMs: 20 });
-    expect(await lastValueFrom(model.stream(user('count')).pipe(text(), take(3), toArray()))).toEqual([' w0', ' w1', ' w2']);
-    const connection = await server.waitForClose(server.requests[0]!.connectionId);
-    expect(connection.closedMidResponse).toBe(true);
-    expect(connection.bytesWritten).toBeLessThan(bodyBytes);
-    expect(server.requests).toHaveLength(1);
+    await expectTakeThreeClosesSocket(server, model.stream(user('count')), { headers: { 'content-type': 'application/x-ndjson' }, chunks, chunkDelayMs: 20 }, [' w0', ' w1', ' w2']);
   });
 
   it('a manual unsubscribe during a stall closes the socket too', async () => {
@@ -247,11 +231,7 @@ describe('over HTTP, built streams', () => {
     server.enqueue(jsonReply(401, ollamaErrorBody(401, `unauthorized: key ${API_KEY} is not valid`)));
     const outcome = await runStream(cloud.stream(user('hi')));
     expect(errorFacts(outcome.error)).toMatchObject({ code: 'authentication_failed', status: 401, retryable: false });
-    const error = outcome.error as LlmError;
-    for (const rendering of [error.message, JSON.stringify(error), String(error.stack), inspect(error, { depth: 10 }), JSON.stringify(outcome.events), inspect(cloud, { depth: 10 })]) {
-      expect(rendering).not.toContain(API_KEY);
-      expect(rendering).not.toContain(API_KEY.slice(-8));
-    }
+    expectNoneContains({ ...errorRenderings(outcome.error), events: JSON.stringify(outcome.events), model: inspect(cloud, { depth: 10 }) }, [API_KEY, API_KEY.slice(-8)]);
   });
 
   it('ollamaChunks() played through ollama(): the text, usage and finish it says', async () => {
@@ -474,15 +454,7 @@ describe('toOllamaBody: the request on the wire', () => {
 describe('ollama() configuration', () => {
   afterEach(() => vi.unstubAllEnvs());
 
-  const configError = (make: () => unknown): ConfigurationError => {
-    try {
-      make();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigurationError);
-      return error as ConfigurationError;
-    }
-    throw new Error('expected a ConfigurationError');
-  };
+  const configError = thrownConfigurationError;
 
   it('defaults to http://127.0.0.1:11434 without OLLAMA_HOST', () => {
     vi.stubEnv('OLLAMA_HOST', '');

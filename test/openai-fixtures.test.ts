@@ -4,13 +4,13 @@
  * per write. Both runs must yield the same events (or the same error); the sequence is snapshotted
  * per fixture. A pure run (decoder + parser, no HTTP) then splits each body in two at every offset.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ApiError, LlmError, RateLimitError, collect, type LlmEvent } from 'rxllm';
 import { from, lastValueFrom } from 'rxjs';
-import { afterRequest, servedWholeAndByteSplit, bytesOf, errorFacts, joined, parseWire, parserEvents, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
-import { FIXTURES_DIR } from './helpers/fixtures';
+import { servedWholeAndByteSplit, bytesOf, errorFactsOrNull, expectByteSplitLikeWhole, outcomeIn, errorFacts, joined, parseWire, parserEvents, snapshotEvents, splitAt, type WireOutcome } from './helpers/wire';
+import { FIXTURES_DIR, recordedBodies } from './helpers/fixtures';
 
 const FIXTURES = FIXTURES_DIR;
 const DIRS = ['openai-chat', 'openai-compatible'];
@@ -18,21 +18,14 @@ const path = (dir: string, name: string): string => join(FIXTURES, dir, name);
 
 /** Every body under the two folders: `.sse` streams and `.json` error bodies (not their `.headers.json`). */
 const fixtures = DIRS.flatMap((dir) =>
-  readdirSync(join(FIXTURES, dir))
-    .filter((name) => name.endsWith('.sse') || (name.endsWith('.json') && !name.endsWith('.headers.json')))
-    .sort()
-    .map((name) => ({ dir, name, file: path(dir, name), label: `${dir}/${name}` })),
+  recordedBodies(join(FIXTURES, dir)).map((name) => ({ dir, name, file: path(dir, name), label: `${dir}/${name}` })),
 );
 const streams = fixtures.filter((f) => f.name.endsWith('.sse'));
 
 /** Outcomes per fixture label, whole and byte-split. */
 const outcomes = servedWholeAndByteSplit(fixtures.map(({ label, file }) => ({ key: label, file })));
 
-function outcomeOf(label: string): { whole: WireOutcome; byte: WireOutcome } {
-  const outcome = outcomes.get(label);
-  if (!outcome) throw new Error(`no outcome for fixture ${label}`);
-  return outcome;
-}
+const outcomeOf = (label: string): { whole: WireOutcome; byte: WireOutcome } => outcomeIn(outcomes, label);
 
 async function completion(events: readonly LlmEvent[]) {
   return lastValueFrom(from(events).pipe(collect()));
@@ -55,11 +48,9 @@ describe('recorded Chat Completions fixtures over HTTP', () => {
 
   it.each(fixtures.map((f) => [f.label] as const))('%s: byte-split and whole runs agree', (label) => {
     const { whole, byte } = outcomeOf(label);
-    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
-    expect(byte.completed).toBe(whole.completed);
-    expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
+    expectByteSplitLikeWhole(byte, whole);
     expect(whole.events[0]?.type).toBe('request');
-    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: whole.error === undefined ? null : errorFacts(whole.error) }).toMatchSnapshot();
+    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: errorFactsOrNull(whole.error) }).toMatchSnapshot();
   });
 });
 
@@ -169,7 +160,7 @@ describe('recorded fixtures: pure decoder + parser split in two at every offset'
     const http = outcomeOf(label);
     expect(whole.events).toEqual(parserEvents(http.whole.events));
     expect(whole.completed).toBe(http.whole.completed);
-    const wholeError = whole.error === undefined ? null : errorFacts(whole.error);
+    const wholeError = errorFactsOrNull(whole.error);
     const step = statSync(file).size < SMALL ? 1 : 7;
     let checked = 0;
     for (let k = 1; k < bytes.length; k += step) {
@@ -178,7 +169,7 @@ describe('recorded fixtures: pure decoder + parser split in two at every offset'
       if (split.completed !== whole.completed || split.events.length !== whole.events.length || JSON.stringify(split.events) !== JSON.stringify(whole.events)) {
         expect({ k, events: split.events, completed: split.completed }).toEqual({ k, events: whole.events, completed: whole.completed });
       }
-      const splitError = split.error === undefined ? null : errorFacts(split.error);
+      const splitError = errorFactsOrNull(split.error);
       if (JSON.stringify(splitError) !== JSON.stringify(wholeError)) expect({ k, error: splitError }).toEqual({ k, error: wholeError });
       checked++;
     }

@@ -8,16 +8,18 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import { from, lastValueFrom, take, toArray } from 'rxjs';
+import { from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  ApiError, collect, ConfigurationError, InvalidRequestError, isEvent, LlmError, MalformedStreamError, openaiResponses, openaiResponsesParser,
-  parseRequest, RateLimitError, text, toResponsesBody, type LlmEvent, type LlmRequestInput, type Model,
+  ApiError, collect, InvalidRequestError, isEvent, LlmError, MalformedStreamError, openaiResponses, openaiResponsesParser,
+  parseRequest, RateLimitError, toResponsesBody, type LlmEvent, type LlmRequestInput, type Model,
 } from 'rxllm';
 import { jsonReply, openaiResponsesChunks, openaiResponsesErrorBody, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';
+import { forcedWeatherCall } from './helpers/live';
+import { errorRenderings, expectNoneContains, expectTakeThreeClosesSocket, thrownConfigurationError } from './helpers/failures';
 import {
-  afterRequest, bytesOf, errorFacts, joined, parseWire, parserEvents, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt, type StreamOutcome,
+  bytesOf, errorFactsOrNull, firstInputText, expectByteSplitLikeWhole, outcomeIn, errorFacts, joined, parseWire, parserEvents, runStream, servedWholeAndByteSplitBy, snapshotEvents, splitAt, type StreamOutcome,
 } from './helpers/wire';
 
 const DIR = join(FIXTURES_DIR, 'openai-responses');
@@ -26,11 +28,6 @@ const API_KEY = 'sk-test-RESPONSESSECRET1234567890abcd';
 const streams = readdirSync(DIR).filter((name) => name.endsWith('.sse')).sort();
 const pure = { parser: openaiResponsesParser, framing: 'sse', provider: 'openai-responses' } as const;
 
-/** Where a Responses body carries the routing key: the first input message's first text part. */
-const firstInputText = (request: { readonly json: unknown }): string | undefined => {
-  const value = (request.json as { input?: Array<{ content?: Array<{ text?: unknown }> }> } | undefined)?.input?.[0]?.content?.[0]?.text;
-  return typeof value === 'string' ? value : undefined;
-};
 
 const completion = (events: readonly LlmEvent[]) => lastValueFrom(from(events).pipe(collect()));
 const user = (content: string): LlmRequestInput => ({ messages: [{ role: 'user', content }] });
@@ -50,11 +47,7 @@ const recorded = servedWholeAndByteSplitBy(
   { model: (server) => openaiResponses({ model: 'gpt-4o', baseURL: server.url, apiKey: API_KEY }), keyOf: firstInputText },
 );
 
-function outcomeOf(name: string): { whole: StreamOutcome; byte: StreamOutcome } {
-  const outcome = recorded.get(name);
-  if (!outcome) throw new Error(`no outcome for ${name}`);
-  return outcome;
-}
+const outcomeOf = (name: string): { whole: StreamOutcome; byte: StreamOutcome } => outcomeIn(recorded, name);
 
 describe('recorded Responses streams over HTTP, whole and one byte per write', () => {
   it('finds the recordings', () => {
@@ -63,10 +56,8 @@ describe('recorded Responses streams over HTTP, whole and one byte per write', (
 
   it.each(streams)('%s: byte-split and whole runs agree', (name) => {
     const { whole, byte } = outcomeOf(name);
-    expect(afterRequest(byte.events)).toEqual(afterRequest(whole.events));
-    expect(byte.completed).toBe(whole.completed);
-    expect(byte.error === undefined ? null : errorFacts(byte.error)).toEqual(whole.error === undefined ? null : errorFacts(whole.error));
-    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: whole.error === undefined ? null : errorFacts(whole.error) }).toMatchSnapshot();
+    expectByteSplitLikeWhole(byte, whole);
+    expect({ events: snapshotEvents(whole.events), completed: whole.completed, error: errorFactsOrNull(whole.error) }).toMatchSnapshot();
   });
 
   it('tool-call-2025-03.sse (no sequence_number): one get_capital call {"country":"France"}, usage 255/16, tool-calls', async () => {
@@ -236,11 +227,7 @@ describe('over HTTP', () => {
     const outcome = await run(jsonReply(401, { error: { message: `Incorrect API key provided: ${API_KEY}.`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }, { 'x-request-id': 'req_401' }));
     const error = outcome.error as LlmError;
     expect(error).toMatchObject({ code: 'authentication_failed', status: 401, retryable: false, requestId: 'req_401', provider: 'openai-responses' });
-    for (const rendering of [error.message, JSON.stringify(error), String(error.stack), String(error), inspect(error, { depth: 10 }), inspect(error.cause, { depth: 10 })]) {
-      expect(rendering).not.toContain(API_KEY);
-      expect(rendering).not.toContain(API_KEY.slice(-8));
-      expect(rendering).not.toMatch(/Bearer/i);
-    }
+    expectNoneContains({ ...errorRenderings(error), cause: inspect(error.cause, { depth: 10 }) }, [API_KEY, API_KEY.slice(-8), /Bearer/i]);
   });
 
   it('stop or seed: InvalidRequestError on subscribe, after the request event, and nothing reaches the server', async () => {
@@ -258,12 +245,7 @@ describe('over HTTP', () => {
 
   it('unsubscribing mid-stream closes the socket (the server records the close mid-response)', async () => {
     const chunks = openaiResponsesChunks(Array.from({ length: 200 }, (_, i) => ` w${i}`));
-    const bodyBytes = chunks.reduce((sum, chunk) => sum + Buffer.byteLength(chunk), 0);
-    server.enqueue(sseReply(chunks, { chunkDelayMs: 20 }));
-    expect(await lastValueFrom(model.stream(user('count')).pipe(text(), take(3), toArray()))).toEqual([' w0', ' w1', ' w2']);
-    const connection = await server.waitForClose(server.requests[0]!.connectionId);
-    expect(connection.closedMidResponse).toBe(true);
-    expect(connection.bytesWritten).toBeLessThan(bodyBytes);
+    await expectTakeThreeClosesSocket(server, model.stream(user('count')), sseReply(chunks, { chunkDelayMs: 20 }), [' w0', ' w1', ' w2']);
   });
 
   it('openaiResponsesChunks() played through openaiResponses(): text, usage (cached, reasoning) and finish', async () => {
@@ -462,15 +444,7 @@ describe('toResponsesBody: the request on the wire', () => {
 describe('openaiResponses() configuration', () => {
   afterEach(() => vi.unstubAllEnvs());
 
-  const configError = (make: () => unknown): ConfigurationError => {
-    try {
-      make();
-    } catch (error) {
-      expect(error).toBeInstanceOf(ConfigurationError);
-      return error as ConfigurationError;
-    }
-    throw new Error('expected a ConfigurationError');
-  };
+  const configError = thrownConfigurationError;
 
   it('no key anywhere: says which env var to set', () => {
     vi.stubEnv('OPENAI_API_KEY', '');
@@ -507,17 +481,7 @@ describe.skipIf(!liveKey)(`live OpenAI Responses API (${liveModel}) — runs onl
   });
 
   it('streams a function call', async () => {
-    const done = await lastValueFrom(
-      openaiResponses({ model: liveModel })
-        .stream({
-          messages: [{ role: 'user', content: 'What is the weather in Paris?' }],
-          tools: [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }],
-          toolChoice: { name: 'get_weather' },
-        })
-        .pipe(collect()),
-    );
-    expect(done.toolCalls[0]?.name).toBe('get_weather');
-    expect(done.toolCalls[0]?.input).toMatchObject({ city: expect.stringMatching(/paris/i) });
+    const done = await forcedWeatherCall(openaiResponses({ model: liveModel }));
     expect(done.finishReason).toBe('tool-calls');
   });
 });

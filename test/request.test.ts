@@ -7,6 +7,7 @@ import {
 } from 'rxllm';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { pause, record } from './helpers/observe';
+import { errorRenderings, expectNoneContains, thrownConfigurationError } from './helpers/failures';
 
 const API_KEY = 'sk-test-SECRETSECRET1234567890abcd';
 
@@ -66,22 +67,10 @@ describe('invalid requests fail before any I/O', () => {
 
 describe('bad factory options throw ConfigurationError at construction', () => {
   const expectConfigError = (make: () => unknown, says: RegExp, secret?: string): ConfigurationError => {
-    let thrown: unknown;
-    try {
-      make();
-    } catch (error) {
-      thrown = error;
-    }
-    expect(thrown).toBeInstanceOf(ConfigurationError);
-    const error = thrown as ConfigurationError;
+    const error = thrownConfigurationError(make);
     expect(error).toMatchObject({ code: 'invalid_configuration', retryable: false });
     expect(error.message).toMatch(says);
-    if (secret !== undefined) {
-      for (const text of [error.message, String(error.stack), JSON.stringify(error), inspect(error, { depth: 10 })]) {
-        expect(text).not.toContain(secret);
-        expect(text).not.toContain(secret.slice(-8));
-      }
-    }
+    if (secret !== undefined) expectNoneContains(errorRenderings(error), [secret, secret.slice(-8)]);
     return error;
   };
 

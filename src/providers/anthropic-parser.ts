@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../events';
 import { MalformedStreamError } from '../errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
+import { parseWireObject } from './parser-helpers';
 
 /**
  * Anthropic `stop_reason` → rxllm's finish reason. `pause_turn` (a server tool paused a long
@@ -221,16 +222,7 @@ export function anthropicParser(meta: CallMeta): StreamParser {
 
   return {
     message(data, event, emit) {
-      let payload: WireEvent;
-      try {
-        payload = JSON.parse(data) as WireEvent;
-      } catch {
-        if (event === 'error') fail(data); // a plain-text error message
-        throw new MalformedStreamError(`${provider}: unparsable stream event: ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`, errorContext(meta));
-      }
-      if (payload === null || typeof payload !== 'object') {
-        throw new MalformedStreamError(`${provider}: expected a JSON object per event, got ${data.slice(0, 40)}`, errorContext(meta));
-      }
+      const payload = parseWireObject<WireEvent>(data, 'event', meta, { errorEvent: event === 'error' });
       switch (event === 'error' ? 'error' : payload.type) {
         case 'message_start':
           if (mergeUsage(usage, payload.message?.usage)) usageSeen = true;

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { ModelInfo } from '../events';
-import { ConfigurationError, InvalidRequestError, registerSecret } from '../errors';
+import { InvalidRequestError, registerSecret } from '../errors';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
 import { contentText, type LlmRequest, type TextPart } from '../request';
 import { parseConfig } from '../config';
 import { anthropicParser } from './anthropic-parser';
-import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
 import { httpModel } from './http-model';
 
 /** Anthropic requires `max_tokens`; this is sent when the request sets no `maxOutputTokens`. */
@@ -61,10 +61,10 @@ const cacheControlSchema = z.strictObject({
 
 const anthropicSchema = z.strictObject({
   model: z.string().min(1, 'expected a model id such as "claude-sonnet-4-5"'),
-  apiKey: z.string().min(1).optional(),
+  apiKey: apiKeySchema.optional(),
   baseURL: baseUrlSchema.optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
+  headers: headersSchema.optional(),
+  transport: transportSchema.optional(),
   cacheControl: cacheControlSchema.optional(),
 });
 
@@ -90,21 +90,17 @@ const anthropicSchema = z.strictObject({
  */
 export function anthropic(config: AnthropicConfig): Model {
   const options = parseConfig('anthropic', anthropicSchema, config);
-  const apiKey = options.apiKey ?? readEnv('ANTHROPIC_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigurationError('anthropic(): no API key. Pass { apiKey } or set ANTHROPIC_API_KEY (for a keyless run, use simulated())');
-  }
+  const apiKey = requireApiKey('anthropic', options.apiKey, 'ANTHROPIC_API_KEY');
   registerSecret(apiKey);
   const baseURL = options.baseURL ?? 'https://api.anthropic.com/v1';
   const info: ModelInfo = { provider: 'anthropic', id: options.model, name: `anthropic:${options.model}`, baseURL };
-  const url = `${baseURL.replace(/\/+$/, '')}/messages`;
+  const url = endpoint(baseURL, 'messages');
   const bodyOptions: AnthropicBodyOptions = options.cacheControl ? { cacheControl: options.cacheControl } : {};
   return httpModel({
     info,
     url: () => url,
     headers: {
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
+      ...SSE_REQUEST_HEADERS,
       'anthropic-version': ANTHROPIC_VERSION,
       ...normalizeHeaders(options.headers),
       'x-api-key': apiKey,
@@ -160,7 +156,7 @@ interface Turn {
  * // { model: 'claude-sonnet-4-5', max_tokens: 4096, system: 'Be terse.', messages: [{ role: 'user', content: 'Hi' }], stream: true }
  */
 export function toAnthropicBody(request: LlmRequest, info: ModelInfo, options: AnthropicBodyOptions = {}): Record<string, unknown> {
-  const { cacheControl: requestCache, ...extra } = request.providerOptions?.['anthropic'] ?? {};
+  const { cacheControl: requestCache, ...extra } = providerOptionsFor(request, 'anthropic') ?? {};
   const cache = { ...options.cacheControl, ...(requestCache === undefined ? {} : parseRequestCache(requestCache)) };
 
   const systemTexts: string[] = [];
@@ -194,7 +190,9 @@ export function toAnthropicBody(request: LlmRequest, info: ModelInfo, options: A
       case 'assistant':
         addText('assistant', message.content);
         message.toolCalls?.forEach((call, j) => {
-          add('assistant', { type: 'tool_use', id: call.id, name: call.name, input: toolInput(call.arguments, `messages[${i}].toolCalls[${j}].arguments`) });
+          const field = `messages[${i}].toolCalls[${j}].arguments`;
+          const input = toolArgumentsObject(call.arguments, field, (shown) => `${field}: expected a JSON object (Anthropic's tool_use input); received ${JSON.stringify(shown)}`);
+          add('assistant', { type: 'tool_use', id: call.id, name: call.name, input });
         });
         break;
       case 'tool': {
@@ -251,23 +249,6 @@ export function toAnthropicBody(request: LlmRequest, info: ModelInfo, options: A
 function jsonModeInstruction(schema: Record<string, unknown> | undefined): string {
   const base = 'Respond with a single JSON value and nothing else: no prose before or after it, no Markdown code fences.';
   return schema ? `${base} The JSON must conform to this JSON Schema:\n${JSON.stringify(schema)}` : base;
-}
-
-/** A tool call's arguments as the object Anthropic's `tool_use.input` must be. */
-function toolInput(args: string | Record<string, unknown>, field: string): Record<string, unknown> {
-  if (typeof args !== 'string') return args;
-  if (args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    const shown = args.length > 60 ? `${args.slice(0, 57)}...` : args;
-    throw new InvalidRequestError(field, `${field}: expected a JSON object (Anthropic's tool_use input); received ${JSON.stringify(shown)}`);
-  }
-  return parsed as Record<string, unknown>;
 }
 
 function parseRequestCache(value: unknown): AnthropicCacheControl {

@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../events';
 import { MalformedStreamError } from '../errors';
 import { errorFromPayload, retryAfterFromBody } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
+import { parseWireObject, usageFromCounts } from './parser-helpers';
 
 /**
  * Gemini finish reasons → rxllm's. `STOP` after a function call is `'tool-calls'` (Gemini has no
@@ -52,17 +53,9 @@ export interface GeminiWireUsage {
  * // { inputTokens: 9, outputTokens: 208, totalTokens: 217, reasoningTokens: 185 }
  */
 export function mapGeminiUsage(wire: GeminiWireUsage): Usage {
-  const inputTokens = num(wire.promptTokenCount) ?? 0;
   const thoughts = num(wire.thoughtsTokenCount);
   const outputTokens = (num(wire.candidatesTokenCount) ?? 0) + (thoughts ?? 0);
-  const cached = num(wire.cachedContentTokenCount);
-  return {
-    inputTokens,
-    outputTokens,
-    totalTokens: num(wire.totalTokenCount) ?? inputTokens + outputTokens,
-    ...(cached !== undefined ? { cachedInputTokens: cached } : {}),
-    ...(thoughts !== undefined ? { reasoningTokens: thoughts } : {}),
-  };
+  return usageFromCounts(num(wire.promptTokenCount), outputTokens, num(wire.totalTokenCount), num(wire.cachedContentTokenCount), thoughts);
 }
 
 function num(value: unknown): number | undefined {
@@ -137,16 +130,7 @@ export function geminiParser(meta: CallMeta): StreamParser {
 
   return {
     message(data, event, emit) {
-      let chunk: WireChunk;
-      try {
-        chunk = JSON.parse(data) as WireChunk;
-      } catch {
-        if (event === 'error') throw errorFromPayload(data, errorContext(meta));
-        throw new MalformedStreamError(`${provider}: unparsable stream chunk: ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`, errorContext(meta));
-      }
-      if (chunk === null || typeof chunk !== 'object' || Array.isArray(chunk)) {
-        throw new MalformedStreamError(`${provider}: expected a JSON object per chunk, got ${data.slice(0, 40)}`, errorContext(meta));
-      }
+      const chunk = parseWireObject<WireChunk>(data, 'chunk', meta, { errorEvent: event === 'error', rejectArrays: true });
       if ((chunk.error !== undefined && chunk.error !== null) || event === 'error') {
         const retryAfterMs = retryAfterFromBody(chunk);
         throw errorFromPayload(chunk, retryAfterMs === undefined ? errorContext(meta) : { ...errorContext(meta), retryAfterMs });

@@ -1,11 +1,11 @@
 import { z } from 'zod';
 import type { ModelInfo } from '../events';
-import { ConfigurationError, InvalidRequestError, registerSecret } from '../errors';
+import { InvalidRequestError, registerSecret } from '../errors';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
 import { contentText, type LlmRequest } from '../request';
 import { parseConfig } from '../config';
-import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
 import { geminiParser } from './gemini-parser';
 import { httpModel } from './http-model';
 
@@ -16,10 +16,10 @@ const geminiSchema = z.strictObject({
     .string()
     .min(1, 'expected a model id such as "gemini-2.5-flash"')
     .regex(/^[A-Za-z0-9._/-]+$/, 'expected a model id such as "gemini-2.5-flash" (letters, digits, ".", "_", "-", "/")'),
-  apiKey: z.string().min(1).optional(),
+  apiKey: apiKeySchema.optional(),
   baseURL: baseUrlSchema.optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
+  headers: headersSchema.optional(),
+  transport: transportSchema.optional(),
 });
 
 /** Options of `gemini()`. */
@@ -56,21 +56,17 @@ export interface GeminiConfig {
  */
 export function gemini(config: GeminiConfig): Model {
   const options = parseConfig('gemini', geminiSchema, config);
-  const apiKey = options.apiKey ?? readEnv('GEMINI_API_KEY') ?? readEnv('GOOGLE_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigurationError('gemini(): no API key. Pass { apiKey } or set GEMINI_API_KEY (or GOOGLE_API_KEY) (for a keyless run, use simulated())');
-  }
+  const apiKey = requireApiKey('gemini', options.apiKey, 'GEMINI_API_KEY', 'GOOGLE_API_KEY');
   registerSecret(apiKey);
   const baseURL = options.baseURL ?? DEFAULT_BASE_URL;
   const info: ModelInfo = { provider: 'gemini', id: options.model, name: `gemini:${options.model}`, baseURL };
   const path = options.model.includes('/') ? options.model : `models/${options.model}`;
-  const url = `${baseURL.replace(/\/+$/, '')}/${path}:streamGenerateContent?alt=sse`;
+  const url = endpoint(baseURL, `${path}:streamGenerateContent?alt=sse`);
   return httpModel({
     info,
     url: () => url,
     headers: {
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
+      ...SSE_REQUEST_HEADERS,
       ...normalizeHeaders(options.headers),
       'x-goog-api-key': apiKey,
     },
@@ -213,24 +209,13 @@ export function toGeminiBody(request: LlmRequest, info: ModelInfo): Record<strin
     if (format.schema) generation['responseSchema'] = toGeminiSchema(format.schema);
   }
   if (Object.keys(generation).length > 0) body['generationConfig'] = generation;
-  const extra = request.providerOptions?.[info.provider] ?? request.providerOptions?.['gemini'];
+  const extra = providerOptionsFor(request, info.provider, 'gemini');
   return extra ? mergeDeep(body, extra) : body;
 }
 
 /** A tool call's arguments as the object Gemini wants: objects as they are, JSON text parsed. */
 function argumentsObject(args: string | Record<string, unknown>, field: string): Record<string, unknown> {
-  if (typeof args !== 'string') return args;
-  if (args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    parsed = undefined;
-  }
-  if (!isPlainObject(parsed)) {
-    throw new InvalidRequestError(field, `${field}: expected a JSON object (Gemini takes function arguments as an object); received ${args.length > 60 ? `${args.slice(0, 57)}...` : args}`);
-  }
-  return parsed;
+  return toolArgumentsObject(args, field, (shown) => `${field}: expected a JSON object (Gemini takes function arguments as an object); received ${shown}`);
 }
 
 /** A tool result for `functionResponse.response.result`: parsed JSON, else `{ content: text }`. */

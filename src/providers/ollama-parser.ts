@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../events';
 import { MalformedStreamError } from '../errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
+import { parseWireObject } from './parser-helpers';
 
 /** One tool call as Ollama sends it: whole, with `arguments` as an object (never fragments). */
 interface WireToolCall {
@@ -118,15 +119,7 @@ export function ollamaParser(meta: CallMeta): StreamParser {
 
   return {
     message(data, _event, emit) {
-      let line: WireLine;
-      try {
-        line = JSON.parse(data) as WireLine;
-      } catch {
-        throw new MalformedStreamError(`${provider}: unparsable stream line: ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`, errorContext(meta));
-      }
-      if (line === null || typeof line !== 'object') {
-        throw new MalformedStreamError(`${provider}: expected a JSON object per line, got ${data.slice(0, 40)}`, errorContext(meta));
-      }
+      const line = parseWireObject<WireLine>(data, 'line', meta);
       if (line.error !== undefined && line.error !== null) throw errorFromPayload(line, errorContext(meta));
       const message = line.message;
       if (message) {

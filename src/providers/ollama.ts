@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { parseConfig } from '../config';
+import { parseConfig, shortened } from '../config';
 import type { ModelInfo } from '../events';
-import { ConfigurationError, ConnectionError, InvalidRequestError, LlmError, registerSecret } from '../errors';
+import { ConfigurationError, ConnectionError, LlmError, registerSecret } from '../errors';
 import { defaultTransport } from '../http/default-transport';
 import type { HttpSink, Transport } from '../http/transport';
 import type { Model } from '../model';
 import { contentText, type LlmRequest } from '../request';
-import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
+import { apiKeySchema, baseUrlSchema, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, toolArgumentsObject, transportSchema, withoutTrailingSlashes } from './config';
 import { httpModel } from './http-model';
 import { ollamaParser } from './ollama-parser';
 
@@ -16,10 +16,10 @@ const DEFAULT_BASE_URL = 'http://127.0.0.1:11434';
 const ollamaSchema = z.strictObject({
   model: z.string().min(1, 'expected a model name such as "llama3.2" or "qwen3:8b"'),
   baseURL: baseUrlSchema.optional(),
-  apiKey: z.string().min(1).optional(),
-  headers: z.record(z.string(), z.string()).optional(),
+  apiKey: apiKeySchema.optional(),
+  headers: headersSchema.optional(),
   keepAlive: z.union([z.string().min(1), z.number()], { error: 'expected a duration such as "5m" or "1h", seconds as a number, 0 (unload at once) or -1 (keep loaded)' }).optional(),
-  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
+  transport: transportSchema.optional(),
 });
 
 /** Options of `ollama()`. */
@@ -67,7 +67,7 @@ export interface OllamaConfig {
  */
 export function ollama(config: OllamaConfig): Model {
   const options = parseConfig('ollama', ollamaSchema, config);
-  const baseURL = (options.baseURL ?? ollamaHostFromEnv() ?? DEFAULT_BASE_URL).replace(/\/+$/, '');
+  const baseURL = withoutTrailingSlashes(options.baseURL ?? ollamaHostFromEnv() ?? DEFAULT_BASE_URL);
   const { apiKey, keepAlive } = options;
   registerSecret(apiKey);
   const info: ModelInfo = { provider: 'ollama', id: options.model, name: `ollama:${options.model}`, baseURL };
@@ -107,7 +107,7 @@ function ollamaHostFromEnv(): string | undefined {
   const parsed = baseUrlSchema.safeParse(value);
   if (!parsed.success) {
     const shown = raw.replace(/^([a-z]+:\/\/)?[^/?#@]*@/i, '$1***@'); // never echo credentials
-    throw new ConfigurationError(`ollama(): OLLAMA_HOST: expected host:port or an http(s) URL such as "http://127.0.0.1:11434"; received ${JSON.stringify(shown.length > 60 ? `${shown.slice(0, 57)}...` : shown)}`);
+    throw new ConfigurationError(`ollama(): OLLAMA_HOST: expected host:port or an http(s) URL such as "http://127.0.0.1:11434"; received ${JSON.stringify(shortened(shown))}`);
   }
   return parsed.data;
 }
@@ -222,7 +222,7 @@ export function toOllamaBody(request: LlmRequest, info: ModelInfo, bodyOptions: 
   if (format?.type === 'json') body['format'] = format.schema ?? 'json';
   if (bodyOptions.keepAlive !== undefined) body['keep_alive'] = bodyOptions.keepAlive;
 
-  const extra = request.providerOptions?.['ollama'];
+  const extra = providerOptionsFor(request, 'ollama');
   if (extra) {
     const { options: extraOptions, ...rest } = extra;
     Object.assign(body, rest);
@@ -234,16 +234,5 @@ export function toOllamaBody(request: LlmRequest, info: ModelInfo, bodyOptions: 
 
 /** Tool-call arguments as the object Ollama wants. */
 function argumentsObject(args: string | Record<string, unknown>, field: string): Record<string, unknown> {
-  if (typeof args !== 'string') return args;
-  if (args.trim() === '') return {};
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(args);
-  } catch {
-    parsed = undefined;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
-    throw new InvalidRequestError(field, `${field}: Ollama takes tool-call arguments as a JSON object; received ${args.length > 60 ? `${args.slice(0, 57)}...` : args}`);
-  }
-  return parsed as Record<string, unknown>;
+  return toolArgumentsObject(args, field, (shown) => `${field}: Ollama takes tool-call arguments as a JSON object; received ${shown}`);
 }

@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../events';
 import { MalformedStreamError } from '../errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
+import { parseWireObject, startWhenNamed, toolArgumentsFragment, usageFromCounts, type HeldToolCall } from './parser-helpers';
 
 /** Chat Completions finish reasons → rxllm's. */
 export function mapOpenAIFinish(raw: string): FinishReason {
@@ -30,17 +31,7 @@ interface WireUsage {
 
 /** Chat Completions usage → rxllm's, with cached and reasoning tokens when reported. */
 export function mapOpenAIUsage(wire: WireUsage): Usage {
-  const inputTokens = wire.prompt_tokens ?? 0;
-  const outputTokens = wire.completion_tokens ?? 0;
-  const cached = wire.prompt_tokens_details?.cached_tokens;
-  const reasoning = wire.completion_tokens_details?.reasoning_tokens;
-  return {
-    inputTokens,
-    outputTokens,
-    totalTokens: wire.total_tokens ?? inputTokens + outputTokens,
-    ...(typeof cached === 'number' ? { cachedInputTokens: cached } : {}),
-    ...(typeof reasoning === 'number' ? { reasoningTokens: reasoning } : {}),
-  };
+  return usageFromCounts(wire.prompt_tokens, wire.completion_tokens, wire.total_tokens, wire.prompt_tokens_details?.cached_tokens, wire.completion_tokens_details?.reasoning_tokens);
 }
 
 interface WireToolCallDelta {
@@ -60,15 +51,6 @@ interface WireChunk {
   choices?: Array<{ index?: number; delta?: WireDelta | null; finish_reason?: string | null }> | null;
   usage?: WireUsage | null;
   error?: unknown;
-}
-
-/** A tool call being assembled: held back until its name is known, then streamed. */
-interface ToolCallState {
-  id: string | undefined;
-  name: string | undefined;
-  /** Argument fragments that came before the name; joined once when the call starts. */
-  held: string[];
-  started: boolean;
 }
 
 /**
@@ -91,7 +73,8 @@ export function openaiChatParser(meta: CallMeta): StreamParser {
   const { provider } = meta;
   let finishRaw: string | undefined;
   let usage: Usage | undefined;
-  const tools = new Map<number, ToolCallState>();
+  /** Tool calls being assembled, by index: held back until the name is known, then streamed. */
+  const tools = new Map<number, HeldToolCall>();
 
   const finish = (emit: Emit): void => {
     for (const [index, call] of tools) {
@@ -113,16 +96,8 @@ export function openaiChatParser(meta: CallMeta): StreamParser {
     if (call.name === undefined && fn?.name) call.name = fn.name;
     const raw = fn?.arguments;
     const args = typeof raw === 'string' ? raw : raw && typeof raw === 'object' ? JSON.stringify(raw) : '';
-    if (call.started) {
-      if (args !== '') emit({ type: 'tool-call', index, argumentsDelta: args });
-      return;
-    }
-    if (args !== '') call.held.push(args);
-    if (call.name === undefined) return;
-    call.started = true;
-    const argumentsDelta = call.held.join('');
-    call.held = [];
-    emit({ type: 'tool-call', index, ...(call.id !== undefined ? { id: call.id } : {}), name: call.name, argumentsDelta });
+    toolArgumentsFragment(index, call, args, emit);
+    startWhenNamed(index, call, emit);
   };
 
   return {
@@ -140,15 +115,7 @@ export function openaiChatParser(meta: CallMeta): StreamParser {
         finish(emit);
         return true;
       }
-      let chunk: WireChunk;
-      try {
-        chunk = JSON.parse(data) as WireChunk;
-      } catch {
-        throw new MalformedStreamError(`${provider}: unparsable stream chunk: ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`, errorContext(meta));
-      }
-      if (chunk === null || typeof chunk !== 'object') {
-        throw new MalformedStreamError(`${provider}: expected a JSON object per chunk, got ${data.slice(0, 40)}`, errorContext(meta));
-      }
+      const chunk = parseWireObject<WireChunk>(data, 'chunk', meta);
       if (chunk.error !== undefined && chunk.error !== null) {
         // OpenRouter bills the tokens of a failed generation and says so beside the error: pass
         // the usage on first, so cost tracking sees what was spent.

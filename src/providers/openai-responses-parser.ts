@@ -2,6 +2,7 @@ import type { FinishReason, Usage } from '../events';
 import { MalformedStreamError } from '../errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
+import { parseWireObject, startWhenNamed, toolArgumentsFragment, usageFromCounts, type HeldToolCall } from './parser-helpers';
 
 interface WireResponsesUsage {
   input_tokens?: number;
@@ -21,17 +22,7 @@ interface WireResponsesUsage {
  * // { inputTokens: 53, outputTokens: 469, totalTokens: 522, reasoningTokens: 448 }
  */
 export function mapResponsesUsage(wire: WireResponsesUsage): Usage {
-  const inputTokens = wire.input_tokens ?? 0;
-  const outputTokens = wire.output_tokens ?? 0;
-  const cached = wire.input_tokens_details?.cached_tokens;
-  const reasoning = wire.output_tokens_details?.reasoning_tokens;
-  return {
-    inputTokens,
-    outputTokens,
-    totalTokens: wire.total_tokens ?? inputTokens + outputTokens,
-    ...(typeof cached === 'number' ? { cachedInputTokens: cached } : {}),
-    ...(typeof reasoning === 'number' ? { reasoningTokens: reasoning } : {}),
-  };
+  return usageFromCounts(wire.input_tokens, wire.output_tokens, wire.total_tokens, wire.input_tokens_details?.cached_tokens, wire.output_tokens_details?.reasoning_tokens);
 }
 
 /**
@@ -83,16 +74,13 @@ interface WireEvent {
   error?: unknown;
 }
 
-/** A function call being streamed, keyed by its `output_index`. */
-interface CallState {
-  id: string | undefined;
-  name: string | undefined;
-  /** Emitted its first event (with id and name). */
-  started: boolean;
+/**
+ * A function call being streamed, keyed by its `output_index`. Fragments that come before the name
+ * (no `output_item.added` seen) are held and joined once at start.
+ */
+interface CallState extends HeldToolCall {
   /** Argument text has been emitted (or held) for it: the `.done` / item copies are then not needed. */
   hasArguments: boolean;
-  /** Fragments that came before the name (no `output_item.added` seen); joined once at start. */
-  held: string[];
 }
 
 /**
@@ -145,18 +133,13 @@ export function openaiResponsesParser(meta: CallMeta): StreamParser {
     if (item.id !== undefined) indexOfItem.set(item.id, index);
     if (call.id === undefined && item.call_id) call.id = item.call_id;
     if (call.name === undefined && item.name) call.name = item.name;
-    if (call.started || call.name === undefined) return;
-    call.started = true;
-    const argumentsDelta = call.held.join('');
-    call.held = [];
-    emit({ type: 'tool-call', index, ...(call.id !== undefined ? { id: call.id } : {}), name: call.name, argumentsDelta });
+    startWhenNamed(index, call, emit);
   };
 
   const argumentsText = (index: number, call: CallState, text: string, emit: Emit): void => {
     if (text === '') return;
     call.hasArguments = true;
-    if (call.started) emit({ type: 'tool-call', index, argumentsDelta: text });
-    else call.held.push(text);
+    toolArgumentsFragment(index, call, text, emit);
   };
 
   const fail = (payload: unknown): never => {
@@ -173,16 +156,7 @@ export function openaiResponsesParser(meta: CallMeta): StreamParser {
 
   return {
     message(data, sseEvent, emit) {
-      let event: WireEvent;
-      try {
-        event = JSON.parse(data) as WireEvent;
-      } catch {
-        if (sseEvent === 'error') fail(data);
-        throw new MalformedStreamError(`${provider}: unparsable stream event: ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`, errorContext(meta));
-      }
-      if (event === null || typeof event !== 'object') {
-        throw new MalformedStreamError(`${provider}: expected a JSON object per event, got ${data.slice(0, 40)}`, errorContext(meta));
-      }
+      const event = parseWireObject<WireEvent>(data, 'event', meta, { errorEvent: sseEvent === 'error' });
       switch (event.type ?? sseEvent) {
         case 'response.output_text.delta':
           if (typeof event.delta === 'string' && event.delta !== '') emit({ type: 'text', text: event.delta });

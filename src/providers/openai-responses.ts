@@ -1,40 +1,23 @@
 import { z } from 'zod';
 import { parseConfig } from '../config';
 import type { ModelInfo } from '../events';
-import { ConfigurationError, InvalidRequestError, registerSecret } from '../errors';
-import type { Transport } from '../http/transport';
+import { InvalidRequestError, registerSecret } from '../errors';
 import type { Model } from '../model';
 import { contentText, type LlmRequest } from '../request';
-import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
+import { endpoint, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, withoutTrailingSlashes } from './config';
+import { openaiBaseURL, openaiPlatformHeaders, openaiPlatformShape, type OpenAIPlatformOptions } from './openai';
 import { httpModel } from './http-model';
 import { openaiResponsesParser } from './openai-responses-parser';
 
 const responsesSchema = z.strictObject({
   model: z.string().min(1, 'expected a model id such as "gpt-5-mini" or "gpt-4o-mini"'),
-  apiKey: z.string().min(1).optional(),
-  baseURL: baseUrlSchema.optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  organization: z.string().optional(),
-  project: z.string().optional(),
-  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
+  ...openaiPlatformShape,
 });
 
 /** Options of `openaiResponses()`. */
-export interface OpenAIResponsesConfig {
+export interface OpenAIResponsesConfig extends OpenAIPlatformOptions {
   /** Model id, e.g. `'gpt-5-mini'`, `'o4-mini'`, `'gpt-4o-mini'`. */
   readonly model: string;
-  /** API key. @defaultValue process.env.OPENAI_API_KEY */
-  readonly apiKey?: string;
-  /** @defaultValue process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' */
-  readonly baseURL?: string;
-  /** Extra headers sent with every call. */
-  readonly headers?: Readonly<Record<string, string>>;
-  /** Sent as `OpenAI-Organization`. */
-  readonly organization?: string;
-  /** Sent as `OpenAI-Project`. */
-  readonly project?: string;
-  /** HTTP transport. @defaultValue undici with a shared keep-alive pool (Node); fetch (browser build) */
-  readonly transport?: Transport;
 }
 
 /**
@@ -53,21 +36,16 @@ export interface OpenAIResponsesConfig {
  */
 export function openaiResponses(config: OpenAIResponsesConfig): Model {
   const options = parseConfig('openaiResponses', responsesSchema, config);
-  const apiKey = options.apiKey ?? readEnv('OPENAI_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigurationError('openaiResponses(): no API key. Pass { apiKey } or set OPENAI_API_KEY (for a keyless run, use simulated())');
-  }
+  const apiKey = requireApiKey('openaiResponses', options.apiKey, 'OPENAI_API_KEY');
   registerSecret(apiKey);
-  const baseURL = (options.baseURL ?? readEnv('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1').replace(/\/+$/, '');
-  const headers = normalizeHeaders(options.headers);
-  if (options.organization !== undefined) headers['openai-organization'] = options.organization;
-  if (options.project !== undefined) headers['openai-project'] = options.project;
+  const baseURL = withoutTrailingSlashes(openaiBaseURL(options.baseURL));
+  const headers = openaiPlatformHeaders(options);
   const info: ModelInfo = { provider: 'openai-responses', id: options.model, name: `openai-responses:${options.model}`, baseURL };
-  const url = `${baseURL}/responses`;
+  const url = endpoint(baseURL, 'responses');
   return httpModel({
     info,
     url: () => url,
-    headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...headers, authorization: `Bearer ${apiKey}` },
+    headers: { ...SSE_REQUEST_HEADERS, ...headers, authorization: `Bearer ${apiKey}` },
     body: (request) => toResponsesBody(request, info),
     framing: 'sse',
     parser: openaiResponsesParser,
@@ -152,7 +130,7 @@ export function toResponsesBody(request: LlmRequest, info: ModelInfo): Record<st
         : { type: 'json_object' },
     };
   }
-  const extra = request.providerOptions?.['openai-responses'];
+  const extra = providerOptionsFor(request, 'openai-responses');
   if (extra) Object.assign(body, extra);
   return body;
 }

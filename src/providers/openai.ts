@@ -1,30 +1,16 @@
 import { z } from 'zod';
 import type { ModelInfo } from '../events';
-import { ConfigurationError, registerSecret } from '../errors';
+import { registerSecret } from '../errors';
 import type { Transport } from '../http/transport';
 import type { Model } from '../model';
 import { contentText, type LlmRequest } from '../request';
 import { httpModel } from './http-model';
 import { openaiChatParser } from './openai-chat-parser';
 import { parseConfig } from '../config';
-import { baseUrlSchema, normalizeHeaders, readEnv } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, requireApiKey, SSE_REQUEST_HEADERS, transportSchema } from './config';
 
-const headersSchema = z.record(z.string(), z.string());
-
-const openaiSchema = z.strictObject({
-  model: z.string().min(1, 'expected a model id such as "gpt-4o-mini"'),
-  apiKey: z.string().min(1).optional(),
-  baseURL: baseUrlSchema.optional(),
-  headers: headersSchema.optional(),
-  organization: z.string().optional(),
-  project: z.string().optional(),
-  transport: z.custom<Transport>((t) => typeof (t as Transport | undefined)?.send === 'function', 'expected a Transport with send()').optional(),
-});
-
-/** Options of `openai()`. */
-export interface OpenAIConfig {
-  /** Model id, e.g. `'gpt-4o-mini'`. */
-  readonly model: string;
+/** The options `openai()` and `openaiResponses()` share besides the model: how to reach the OpenAI platform. */
+export interface OpenAIPlatformOptions {
   /** API key. @defaultValue process.env.OPENAI_API_KEY */
   readonly apiKey?: string;
   /** @defaultValue process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' */
@@ -37,6 +23,44 @@ export interface OpenAIConfig {
   readonly project?: string;
   /** HTTP transport. @defaultValue undici with a shared keep-alive pool (Node); fetch (browser build) */
   readonly transport?: Transport;
+}
+
+/** The schema of `OpenAIPlatformOptions`: spread into a factory's schema after its `model`. */
+export const openaiPlatformShape = {
+  apiKey: apiKeySchema.optional(),
+  baseURL: baseUrlSchema.optional(),
+  headers: headersSchema.optional(),
+  organization: z.string().optional(),
+  project: z.string().optional(),
+  transport: transportSchema.optional(),
+};
+
+/** The platform's base URL: the one given, else `OPENAI_BASE_URL`, else `https://api.openai.com/v1`. */
+export function openaiBaseURL(given: string | undefined): string {
+  return given ?? readEnv('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1';
+}
+
+/** The extra headers (normalized), plus `OpenAI-Organization` / `OpenAI-Project` when set. */
+export function openaiPlatformHeaders(options: {
+  readonly headers?: Readonly<Record<string, string>> | undefined;
+  readonly organization?: string | undefined;
+  readonly project?: string | undefined;
+}): Record<string, string> {
+  const headers = normalizeHeaders(options.headers);
+  if (options.organization !== undefined) headers['openai-organization'] = options.organization;
+  if (options.project !== undefined) headers['openai-project'] = options.project;
+  return headers;
+}
+
+const openaiSchema = z.strictObject({
+  model: z.string().min(1, 'expected a model id such as "gpt-4o-mini"'),
+  ...openaiPlatformShape,
+});
+
+/** Options of `openai()`. */
+export interface OpenAIConfig extends OpenAIPlatformOptions {
+  /** Model id, e.g. `'gpt-4o-mini'`. */
+  readonly model: string;
 }
 
 /** Options of `openaiCompatible()`. */
@@ -55,10 +79,10 @@ export interface OpenAICompatibleConfig {
 const compatibleSchema = z.strictObject({
   model: z.string().min(1),
   baseURL: baseUrlSchema,
-  apiKey: z.string().min(1).optional(),
+  apiKey: apiKeySchema.optional(),
   headers: headersSchema.optional(),
   name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'expected a short name of letters, digits, ".", "_" or "-"').optional(),
-  transport: openaiSchema.shape.transport,
+  transport: transportSchema.optional(),
 });
 
 /**
@@ -70,14 +94,9 @@ const compatibleSchema = z.strictObject({
  */
 export function openai(config: OpenAIConfig): Model {
   const options = parseConfig('openai', openaiSchema, config);
-  const apiKey = options.apiKey ?? readEnv('OPENAI_API_KEY');
-  if (apiKey === undefined) {
-    throw new ConfigurationError('openai(): no API key. Pass { apiKey } or set OPENAI_API_KEY (for a keyless run, use simulated())');
-  }
-  const baseURL = options.baseURL ?? readEnv('OPENAI_BASE_URL') ?? 'https://api.openai.com/v1';
-  const headers = normalizeHeaders(options.headers);
-  if (options.organization !== undefined) headers['openai-organization'] = options.organization;
-  if (options.project !== undefined) headers['openai-project'] = options.project;
+  const apiKey = requireApiKey('openai', options.apiKey, 'OPENAI_API_KEY');
+  const baseURL = openaiBaseURL(options.baseURL);
+  const headers = openaiPlatformHeaders(options);
   return chatCompletionsModel({
     info: { provider: 'openai', id: options.model, name: `openai:${options.model}`, baseURL },
     apiKey,
@@ -121,13 +140,12 @@ export interface ChatCompletionsSetup {
 export function chatCompletionsModel(setup: ChatCompletionsSetup): Model {
   const { info, apiKey, maxTokensField } = setup;
   registerSecret(apiKey);
-  const url = `${info.baseURL!.replace(/\/+$/, '')}/chat/completions`;
+  const url = endpoint(info.baseURL!, 'chat/completions');
   return httpModel({
     info,
     url: () => url,
     headers: {
-      'content-type': 'application/json',
-      accept: 'text/event-stream',
+      ...SSE_REQUEST_HEADERS,
       ...setup.headers,
       ...(apiKey !== undefined ? { authorization: `Bearer ${apiKey}` } : {}),
     },
@@ -197,7 +215,7 @@ export function toOpenAIChatBody(request: LlmRequest, info: ModelInfo, maxTokens
       ? { type: 'json_schema', json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) } }
       : { type: 'json_object' };
   }
-  const extra = request.providerOptions?.[info.provider] ?? request.providerOptions?.['openai'];
+  const extra = providerOptionsFor(request, info.provider, 'openai');
   if (extra) Object.assign(body, extra);
   return body;
 }

@@ -8,7 +8,7 @@ import type { Observable } from 'rxjs';
 import { LlmError, openaiChatParser, openaiCompatible } from 'rxllm';
 import type { CallMeta, LlmEvent, Model, StreamParser } from 'rxllm';
 import { fixtureReply, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../../src/http/sse';
 
 /** What a stream ended with: its events (in order), then either completion or one error. */
@@ -262,3 +262,40 @@ export function servedWholeAndByteSplitBy(
   });
   return outcomes;
 }
+
+/** What `servedWholeAndByteSplit(By)` recorded under `key`; throws when nothing was served under it. */
+export function outcomeIn<T>(outcomes: ReadonlyMap<string, T>, key: string): T {
+  const outcome = outcomes.get(key);
+  if (!outcome) throw new Error(`no outcome for ${key}`);
+  return outcome;
+}
+
+/** `errorFacts` of the error a stream ended with, or `null` when it completed. */
+export function errorFactsOrNull(error: unknown): ErrorFacts | null {
+  return error === undefined ? null : errorFacts(error);
+}
+
+/** Chunking changes nothing: the byte-split run has the whole run's events (after `request`), ending and error. */
+export function expectByteSplitLikeWhole(byte: WireOutcome, whole: WireOutcome): void {
+  expect(afterRequest(byte.events), 'byte-split events = whole events').toEqual(afterRequest(whole.events));
+  expect(byte.completed, 'byte-split completed = whole completed').toBe(whole.completed);
+  expect(errorFactsOrNull(byte.error), 'byte-split error = whole error').toEqual(errorFactsOrNull(whole.error));
+}
+
+/** The routing key of a Chat Completions, Anthropic Messages or Ollama body: the first message's content, when a string. */
+export const firstMessageContent: RoutingKeyOf = (request) => {
+  const content = (request.json as { messages?: Array<{ content?: unknown }> } | undefined)?.messages?.[0]?.content;
+  return typeof content === 'string' ? content : undefined;
+};
+
+/** The routing key of a Gemini body: the first user text, at `contents[0].parts[0].text`. */
+export const firstGeminiText: RoutingKeyOf = (request) => {
+  const first = (request.json as { contents?: Array<{ parts?: Array<{ text?: unknown }> }> } | undefined)?.contents?.[0]?.parts?.[0]?.text;
+  return typeof first === 'string' ? first : undefined;
+};
+
+/** The routing key of a Responses API body: the first input message's first text part. */
+export const firstInputText: RoutingKeyOf = (request) => {
+  const text = (request.json as { input?: Array<{ content?: Array<{ text?: unknown }> }> } | undefined)?.input?.[0]?.content?.[0]?.text;
+  return typeof text === 'string' ? text : undefined;
+};
