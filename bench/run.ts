@@ -6,6 +6,7 @@
  *   npx tsx bench/run.ts --section parse run only the named section(s) → bench/results/tmp/<names>.{json,md}
  *   npx tsx bench/run.ts --runs 7        processes per cell (every section)
  *   npx tsx bench/run.ts --out tmp/mine  write bench/results/tmp/mine.{json,md} instead
+ *   npx tsx bench/run.ts --tsx           children under the tsx loader instead of esbuild bundles
  *
  * One server process (bench/server.ts) serves every section. Timings are never asserted; the exit
  * code is non-zero only for hard failures (a contender crashed or got the wrong token count).
@@ -13,8 +14,9 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { here } from './lib/child';
+import { bundleChildren, childScripts } from './lib/child';
 import { machineInfo } from './lib/machine';
 import type { BenchSection } from './lib/section';
 import { abortSection } from './abort/index';
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     runs: { type: 'string' },
     sizes: { type: 'string' },
     out: { type: 'string' },
+    tsx: { type: 'boolean', default: false },
   },
 });
 const quick = values.quick;
@@ -62,6 +65,8 @@ const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const machine = machineInfo([...new Set([...Object.values(CLIENT_PACKAGES).flat(), 'tsx'])]);
 log(`rxllm bench${quick ? ' (quick)' : ''} — ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}`);
 
+// Children run as bundles (see lib/child.ts); `--tsx` runs them under the tsx loader instead.
+const removeBundles = values.tsx ? async () => {} : await bundleChildren(childScripts());
 const server = await startBenchServer();
 const results: Record<string, unknown> = {};
 const markdown: string[] = [];
@@ -80,6 +85,7 @@ try {
   }
 } finally {
   await server.close();
+  await removeBundles();
 }
 
 const seconds = (performance.now() - started) / 1000;
@@ -98,7 +104,7 @@ const json = { machine, quick, seconds: Math.round(seconds * 10) / 10, sectionSe
 
 // Only a whole full run replaces the committed results; a quick run or a few sections go to tmp/.
 const out = values.out ?? (quick ? 'tmp/quick' : values.section?.length ? `tmp/${values.section.join('+')}` : 'latest');
-const path = here(import.meta.url, `./results/${out}`);
+const path = fileURLToPath(new URL(`./results/${out}`, import.meta.url));
 await mkdir(dirname(path), { recursive: true });
 await writeFile(`${path}.json`, `${JSON.stringify(json, null, 2)}\n`);
 await writeFile(`${path}.md`, md);

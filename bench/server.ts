@@ -40,15 +40,14 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { TOKEN_TEXT, type BenchMode, type StreamRecord } from './lib/wire';
 
-/** The text of every token frame. Clients check `deltas === N` and `chars === N * TOKEN_TEXT.length`. */
-export const TOKEN_TEXT = ' tok';
+export { TOKEN_TEXT, knobURL, type BenchMode, type Knobs, type StreamRecord } from './lib/wire';
+
 export const DEFAULT_TOKENS = 1000;
 export const DEFAULT_BATCH = 64;
 /** Upper bound on tokens per request (fast mode holds nothing per token, but keep requests sane). */
 const MAX_TOKENS = 100_000_000;
-
-export type BenchMode = 'fast' | 'paced' | 'endless';
 
 /** What a request asks for, after headers, URL knobs and body are read. */
 export interface StreamSpec {
@@ -58,40 +57,6 @@ export interface StreamSpec {
   /** Tokens per second (`paced`, `endless`); undefined: the mode's default. */
   readonly rate: number | undefined;
   readonly tag: string | undefined;
-}
-
-/** Knobs that can travel in a base URL (see `knobURL`). */
-export interface Knobs {
-  readonly mode?: BenchMode;
-  readonly tokens?: number;
-  readonly batch?: number;
-  readonly rate?: number;
-  readonly tag?: string;
-}
-
-/**
- * `baseURL` (`http://127.0.0.1:PORT/v1`) with a knob segment before `/v1`:
- * `http://127.0.0.1:PORT/knobs/mode=endless,tag=abort-1/v1`. Values must be URL-path-safe.
- */
-export function knobURL(baseURL: string, knobs: Knobs): string {
-  const pairs = Object.entries(knobs)
-    .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `${key}=${encodeURIComponent(String(value))}`);
-  if (pairs.length === 0) return baseURL;
-  const url = new URL(baseURL);
-  url.pathname = `/knobs/${pairs.join(',')}${url.pathname}`;
-  return url.href.replace(/\/+$/, '');
-}
-
-/** One logged (tagged) stream. Times are `process.hrtime.bigint()` nanoseconds, as numbers. */
-export interface StreamRecord {
-  readonly index: number;
-  readonly mode: string;
-  readonly openedNs: number;
-  /** When the server saw the socket close; null while it is open. */
-  closedNs: number | null;
-  /** Token frames written so far. */
-  tokens: number;
 }
 
 const frame = (payload: unknown): string => `data: ${JSON.stringify(payload)}\n\n`;

@@ -44,8 +44,8 @@ const CONTENDERS: AbortOptions['contenders'] = [
 ];
 
 export function abortOptions(quick: boolean, overrides: { runs?: number } = {}): AbortOptions {
-  const common = { after: 5, rate: 200, neverMs: 2000, gapMs: 250, contenders: CONTENDERS };
-  return quick ? { ...common, runs: overrides.runs ?? 1, trials: 5, warmup: 1 } : { ...common, runs: overrides.runs ?? 5, trials: 10, warmup: 2 };
+  const common = { after: 5, rate: 200, neverMs: 2000, gapMs: 100, contenders: CONTENDERS };
+  return quick ? { ...common, runs: overrides.runs ?? 1, trials: 5, warmup: 1 } : { ...common, runs: overrides.runs ?? 5, trials: 10, warmup: 1 };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');

@@ -23,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { CLIENTS, isClientName, type LeaveVia } from '../clients/index';
 import { nowNs } from '../clients/types';
-import type { StreamRecord } from '../server';
+import type { StreamRecord } from '../lib/wire';
 
 export interface AbortTrial {
   readonly via: LeaveVia;

@@ -1,23 +1,22 @@
-/** The contenders, by name: the raw floor, rxllm, and the peer SDKs. */
-import { aiSdkClient } from './ai-sdk';
-import { langchainClient } from './langchain';
-import { openaiNodeClient } from './openai-node';
-import { rawClient } from './raw';
-import { rxllmClient } from './rxllm';
+/**
+ * The contenders, by name: the raw floor, rxllm, and the peer SDKs. Each is imported only when it
+ * is created, so a process measuring one contender never loads the others (their import time
+ * and heap would otherwise count against it).
+ */
 import type { ClientFactory } from './types';
 
-export const CLIENTS = {
-  raw: rawClient,
-  rxllm: rxllmClient,
-  'openai-node': openaiNodeClient,
-  'ai-sdk': aiSdkClient,
-  langchain: langchainClient,
-} satisfies Record<string, ClientFactory>;
-
-export type ClientName = keyof typeof CLIENTS;
-
 /** Every contender, floor first. */
-export const ALL_CLIENTS: readonly ClientName[] = ['raw', 'rxllm', 'openai-node', 'ai-sdk', 'langchain'];
+export const ALL_CLIENTS = ['raw', 'rxllm', 'openai-node', 'ai-sdk', 'langchain'] as const;
+
+export type ClientName = (typeof ALL_CLIENTS)[number];
+
+export const CLIENTS: Readonly<Record<ClientName, ClientFactory>> = {
+  raw: async (baseURL) => (await import('./raw')).rawClient(baseURL),
+  rxllm: async (baseURL, options) => (await import('./rxllm')).rxllmClient(baseURL, options),
+  'openai-node': async (baseURL) => (await import('./openai-node')).openaiNodeClient(baseURL),
+  'ai-sdk': async (baseURL) => (await import('./ai-sdk')).aiSdkClient(baseURL),
+  langchain: async (baseURL) => (await import('./langchain')).langchainClient(baseURL),
+};
 /** The peer SDKs. */
 export const PEERS: readonly ClientName[] = ['openai-node', 'ai-sdk', 'langchain'];
 

@@ -3,7 +3,8 @@
  * opens N streams at once against the server's `paced` mode (first token at once, then 1 token/s),
  * waits until every stream has its first delta, forces GC and reads `process.memoryUsage()`; the
  * baseline is the same process after warm-up, before opening any stream. Rounds interleave
- * contenders (order flips every round).
+ * contenders (order flips every round). (Running a round's contenders at once saves nothing on
+ * 2 cores: opening 1,000 streams is CPU-bound on both sides.)
  */
 import { ALL_CLIENTS, type ClientName } from '../clients/index';
 import { here, roundOrder, tryChildJson } from '../lib/child';
@@ -23,7 +24,9 @@ export interface MemoryOptions {
 export function memoryOptions(quick: boolean, overrides: { runs?: number } = {}): MemoryOptions {
   return quick
     ? { runs: overrides.runs ?? 1, streams: 100, tokens: 30, clients: ALL_CLIENTS }
-    : { runs: overrides.runs ?? 5, streams: 1000, tokens: 30, clients: ALL_CLIENTS };
+    : // 3 processes: heap per stream varies by a few per cent between processes, and each round
+      // costs ~20 s (the AI SDK needs 5–8 s of CPU to open 1,000 streams). `--runs N` overrides.
+      { runs: overrides.runs ?? 3, streams: 1000, tokens: 30, clients: ALL_CLIENTS };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');
@@ -75,7 +78,7 @@ export async function runMemory(context: SectionContext, options: MemoryOptions)
     '## memory — per open stream',
     '',
     `${options.streams.toLocaleString('en-US')} streams open at once per fresh process (server: first token at once, then 1 token/s for ${options.tokens} s), ` +
-      'measured once every stream has its first delta, after a forced GC (`--expose-gc`, `gc()` twice); ' +
+      'measured once every stream has its first delta, after forced GCs (`--expose-gc`) until the heap stops shrinking; ' +
       'minus the same process before it opened any stream (contender loaded and warmed up). ' +
       `KB per stream (1 KB = 1024 B), median (min–max) of ${options.runs} process${options.runs === 1 ? '' : 'es'}. ` +
       'rxllm is given `undiciTransport({ connections })` above its default pool of 256 sockets per origin; the others have no cap.',

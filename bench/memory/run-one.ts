@@ -8,10 +8,11 @@
  *
  * 1. The contender is created (sized for `--streams` concurrent streams) and warmed up with three
  *    1-token streams (which a paced server answers at once), so lazy imports are done.
- * 2. Baseline: `gc()` twice, then `process.memoryUsage()` — this process, before any stream opens.
+ * 2. Baseline: forced GCs until the heap stops shrinking, then `process.memoryUsage()` — this
+ *    process, before any stream opens.
  * 3. `--streams` calls at once (`consume(--tokens)`), each reading its stream; wait until every
  *    one has received its first delta (or fail after `--open-timeout-ms`).
- * 4. `gc()` twice, `process.memoryUsage()` again; check that no stream has ended yet.
+ * 4. The same GCs, `process.memoryUsage()` again; check that no stream has ended yet.
  * Per-stream figures are (loaded − baseline) ÷ streams. The process then exits (the server sees
  * every socket close).
  *
@@ -65,10 +66,15 @@ const tokens = Number(values.tokens);
 const openTimeoutMs = Number(values['open-timeout-ms']);
 const gc = (globalThis as { gc?: () => void }).gc ?? fail('run with --expose-gc');
 
+/** GC until the heap stops shrinking (3–6 full GCs, 25 ms apart, so freed pages can go back), then a snapshot. */
 async function settle(): Promise<MemorySnapshot> {
-  for (let i = 0; i < 2; i++) {
+  let last = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 6; i++) {
     gc();
-    await sleep(20);
+    await sleep(25);
+    const used = process.memoryUsage().heapUsed;
+    if (i >= 2 && used >= last * 0.999) break;
+    last = used;
   }
   const { heapUsed, heapTotal, rss, external, arrayBuffers } = process.memoryUsage();
   return { heapUsed, heapTotal, rss, external, arrayBuffers };

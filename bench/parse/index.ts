@@ -6,11 +6,11 @@
  * the runs, the ratio to the raw floor per size, and linearity (per-token cost at the largest
  * size ÷ at the smallest).
  *
- * The peer SDKs cost 10–40× the floor per token, so they get a smaller measuring budget (one
- * stream at 20k and 100k tokens, where a single stream is seconds of CPU) — see `peerArgs`.
+ * The peer SDKs cost 5–40× the floor per token, so they get a smaller measuring budget: one
+ * process per round measures every size in turn — see `PEER_ARGS`.
  */
 import { PEERS, type ClientName } from '../clients/index';
-import { here, runChildJson } from '../lib/child';
+import { here, roundOrder, runChildJson } from '../lib/child';
 import type { BenchSection, SectionContext, SectionResult } from '../lib/section';
 import { fmt, markdownTable, summarize, type Summary } from '../lib/stats';
 import type { RunOneResult } from './run-one';
@@ -21,13 +21,15 @@ export const TARGET_LINEARITY = 1.2;
 
 export interface ParseOptions {
   readonly sizes: readonly number[];
-  /** Rounds for raw and rxllm. */
+  /** Rounds. */
   readonly runs: number;
-  /** Rounds (the first ones) in which the peers take part too. */
+  /** Rounds (the first ones) in which the peers take part. */
   readonly peerRuns: number;
   readonly clients: readonly ClientName[];
-  /** run-one.ts arguments (warm-up and measuring budget) by contender, then by size. */
-  readonly runOneArgs: Readonly<Record<string, Readonly<Record<number, readonly string[]>>>>;
+  /** run-one.ts arguments (warm-up and measuring budget) of raw and rxllm: one process per size. */
+  readonly runOneArgs: readonly string[];
+  /** run-one.ts arguments of the peers: one process per round measures every size in turn. */
+  readonly peerArgs: readonly string[];
 }
 
 export interface ParseSample extends RunOneResult {
@@ -36,32 +38,33 @@ export interface ParseSample extends RunOneResult {
   readonly serverCpuUsPerToken: number;
 }
 
+/**
+ * The peers' budget. The floor's (a fresh process per size, ≥ 200k warm-up tokens, then ≥ 500 ms
+ * measured) would be minutes of CPU per round for the slowest peer (~100 µs/token), so a peer's
+ * process per round warms up on ≥ 10k tokens of 1k-token streams, then measures one 100k-token
+ * stream, one 20k-token stream, and ≥ 200 ms of 1k-token streams, in that order: the largest
+ * first, so that the 1k figure — where a peer still warming up would look worst — comes after
+ * 120k tokens of warm-up (a peer's per-token cost settles after 10–20k tokens).
+ */
+const PEER_ARGS = ['--warmup', '2', '--warmup-tokens', '10000', '--warmup-cpu-ms', '200', '--min-cpu-ms', '200'];
 const QUICK_ARGS = ['--warmup', '2', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'];
 const QUICK_PEER_ARGS = ['--warmup', '1', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20'];
 
 /**
- * A peer's budget at one size. The floor's default (≥ 200k warm-up tokens, ≥ 500 ms measured)
- * would be a minute of CPU per process for the slowest peer, so: at 100k, one stream and no
- * warm-up (a 100k-token stream warms itself up: its first few thousand tokens are a few per cent
- * of it); at 20k, one warm-up stream and one measured; below, ≥ 2 warm-up streams, 10k tokens and
- * 300 ms of CPU, then ≥ 300 ms measured.
+ * Full run: 5 rounds for raw and rxllm, 3 for the peers (≈ 25 s of CPU per round for the three,
+ * the AI SDK's 100k-token stream alone ~9 s; two more rounds would cost the suite ~50 s of its
+ * 6 minutes). `--runs N` sets both.
  */
-function peerArgs(tokens: number): readonly string[] {
-  if (tokens >= 100_000) return ['--warmup', '0', '--warmup-tokens', '0', '--warmup-cpu-ms', '0', '--streams', '1'];
-  if (tokens >= 20_000) return ['--warmup', '1', '--warmup-tokens', '0', '--warmup-cpu-ms', '0', '--streams', '1'];
-  return ['--warmup', '2', '--warmup-tokens', '10000', '--warmup-cpu-ms', '300', '--min-cpu-ms', '300'];
-}
-
 export function parseOptions(quick: boolean, overrides: { runs?: number; sizes?: number[]; clients?: ClientName[] } = {}): ParseOptions {
-  const sizes = overrides.sizes ?? (quick ? [1000] : [1000, 20_000, 100_000]);
   const runs = overrides.runs ?? (quick ? 1 : 5);
-  const clients = overrides.clients ?? ['raw', 'rxllm', ...PEERS];
-  const runOneArgs: Record<string, Record<number, readonly string[]>> = {};
-  for (const client of clients) {
-    const peer = PEERS.includes(client);
-    runOneArgs[client] = Object.fromEntries(sizes.map((tokens) => [tokens, quick ? (peer ? QUICK_PEER_ARGS : QUICK_ARGS) : peer ? peerArgs(tokens) : []]));
-  }
-  return { sizes, runs, peerRuns: Math.min(runs, 5), clients, runOneArgs };
+  return {
+    sizes: overrides.sizes ?? (quick ? [1000] : [1000, 20_000, 100_000]),
+    runs,
+    peerRuns: overrides.runs ?? Math.min(runs, 3),
+    clients: overrides.clients ?? ['raw', 'rxllm', ...PEERS],
+    runOneArgs: quick ? QUICK_ARGS : [],
+    peerArgs: quick ? QUICK_PEER_ARGS : PEER_ARGS,
+  };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');
@@ -70,29 +73,41 @@ export async function runParse(context: SectionContext, options: ParseOptions): 
   const { server } = context;
   const samples: ParseSample[] = [];
   const failures: string[] = [];
-  for (let round = 0; round < options.runs; round++) {
-    for (const tokens of options.sizes) {
-      const present = options.clients.filter((client) => round < options.peerRuns || !PEERS.includes(client));
-      const order = round % 2 === 0 ? present : [...present].reverse();
-      for (const client of order) {
-        const args = ['--client', client, '--tokens', String(tokens), '--base-url', server.baseURL, ...(options.runOneArgs[client]?.[tokens] ?? [])];
-        const before = await server.cpuUsage();
-        try {
-          const result = await runChildJson<RunOneResult>(RUN_ONE, args, { nodeFlags: ['--expose-gc'] });
-          const after = await server.cpuUsage();
-          const served = (result.warmupStreams + result.streams) * tokens;
-          const serverCpuUsPerToken = (after.user + after.system - before.user - before.system) / served;
-          samples.push({ ...result, round, serverCpuUsPerToken });
-          context.log(
-            `parse  round ${round + 1}/${options.runs}  ${String(tokens).padStart(6)} tok  ${client.padEnd(11)} ${fmt(result.cpuUsPerToken, 3)} µs/tok CPU  ` +
-              `(K=${result.streams}, warm-up ${result.warmupStreams}, wall ${fmt(result.wallUsPerToken, 3)} µs/tok, server ${fmt(serverCpuUsPerToken, 3)} µs/tok)`,
-          );
-        } catch (error) {
-          const message = `parse: ${client} at ${tokens} tokens failed: ${error instanceof Error ? error.message : String(error)}`;
-          failures.push(message);
-          context.log(message);
-        }
+  const floor = options.clients.filter((client) => !PEERS.includes(client));
+  const peers = options.clients.filter((client) => PEERS.includes(client));
+  const sizes = [...options.sizes].sort((a, b) => a - b);
+  /** One child; its results become samples. */
+  const measure = async (round: number, client: ClientName, tokens: readonly number[], extra: readonly string[]): Promise<void> => {
+    const args = ['--client', client, '--tokens', tokens.join(','), '--base-url', server.baseURL, ...extra];
+    const before = await server.cpuUsage();
+    const started = performance.now();
+    try {
+      const output = await runChildJson<RunOneResult | RunOneResult[]>(RUN_ONE, args, { nodeFlags: ['--expose-gc'] });
+      const seconds = (performance.now() - started) / 1000;
+      const after = await server.cpuUsage();
+      const results = Array.isArray(output) ? output : [output];
+      const served = results.reduce((sum, r) => sum + (r.warmupStreams + r.streams) * r.tokens, 0);
+      const serverCpuUsPerToken = (after.user + after.system - before.user - before.system) / served;
+      for (const result of results) {
+        samples.push({ ...result, round, serverCpuUsPerToken });
+        context.log(
+          `parse  round ${round + 1}/${options.runs}  ${String(result.tokens).padStart(6)} tok  ${client.padEnd(11)} ${fmt(result.cpuUsPerToken, 3)} µs/tok CPU  ` +
+            `(K=${result.streams}, warm-up ${result.warmupStreams}, wall ${fmt(result.wallUsPerToken, 3)} µs/tok, server ${fmt(serverCpuUsPerToken, 3)} µs/tok; process ${fmt(seconds, 1)} s)`,
+        );
       }
+    } catch (error) {
+      const message = `parse: ${client} at ${tokens.join(', ')} tokens failed: ${error instanceof Error ? error.message : String(error)}`;
+      failures.push(message);
+      context.log(message);
+    }
+  };
+  for (let round = 0; round < options.runs; round++) {
+    for (const tokens of sizes) {
+      for (const client of roundOrder(floor, round)) await measure(round, client, [tokens], options.runOneArgs);
+    }
+    if (round < options.peerRuns) {
+      const descending = [...sizes].reverse();
+      for (const client of roundOrder(peers, round)) await measure(round, client, descending, ['--warmup-size', String(sizes[0]), ...options.peerArgs]);
     }
   }
   return report(options, samples, failures);
@@ -132,7 +147,8 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
       tokens,
       cpu,
       wall,
-      server: summarize(samples.filter((s) => s.tokens === tokens).map((s) => s.serverCpuUsPerToken)),
+      // The floor's processes only: a peer's process spans every size.
+      server: summarize(samples.filter((s) => s.tokens === tokens && !PEERS.includes(s.client as ClientName)).map((s) => s.serverCpuUsPerToken)),
       ratio: ratios['rxllm'] ?? Number.NaN,
       ratios,
       pairedRatio: summarize(paired),
@@ -179,7 +195,6 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
       ? `Linearity (µs/token at ${last.tokens.toLocaleString('en-US')} ÷ at ${first.tokens.toLocaleString('en-US')}; ≤ ${TARGET_LINEARITY} is the target): ` +
         options.clients.map((c) => `${c} **${fmt(linearity[c]!)}×**`).join(', ')
       : 'Linearity: needs at least two sizes.';
-  const peerRuns = Math.min(options.peerRuns, options.runs);
   const markdown = [
     '## parse — CPU per streamed token',
     '',
@@ -190,9 +205,9 @@ function report(options: ParseOptions, samples: readonly ParseSample[], failures
     '',
     ...(peers.length > 0
       ? [
-          `Peer SDKs, same streams, same rounds (${peerRuns} fresh process${peerRuns === 1 ? '' : 'es'} per cell; ` +
-            'one measured stream per process at 20k and 100k tokens, no warm-up stream at 100k): CPU µs per token, median (min–max), ' +
-            'and ×raw = ratio of medians to the floor above.',
+          `Peer SDKs, same streams, same rounds: one fresh process per peer per round measures every size in turn ` +
+            `(warm-up on ≥ 10k tokens of 1k-token streams, then one 100k stream, one 20k stream, ≥ 200 ms of 1k streams; see bench/README.md). ` +
+            `CPU µs per token, median (min–max) of ${options.peerRuns} process${options.peerRuns === 1 ? '' : 'es'}, and ×raw = ratio of medians to the floor above.`,
           '',
           peerTable,
           '',

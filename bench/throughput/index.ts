@@ -22,7 +22,7 @@ export interface ThroughputOptions {
 export function throughputOptions(quick: boolean, overrides: { runs?: number } = {}): ThroughputOptions {
   return quick
     ? { runs: overrides.runs ?? 1, concurrency: 50, tokens: 100, warmupTokens: 20, clients: ALL_CLIENTS }
-    : { runs: overrides.runs ?? 5, concurrency: 50, tokens: 500, warmupTokens: 100, clients: ALL_CLIENTS };
+    : { runs: overrides.runs ?? 5, concurrency: 50, tokens: 300, warmupTokens: 100, clients: ALL_CLIENTS };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from 'node:util';
 import { CLIENTS, isClientName, type BenchClient } from '../clients/index';
-import { TOKEN_TEXT } from '../server';
+import { TOKEN_TEXT } from '../lib/wire';
 
 export interface ThroughputResult {
   readonly client: string;

@@ -12,7 +12,7 @@
 import { createParser } from 'eventsource-parser';
 import { openaiCompatible, text, type Transport } from '../../src/index';
 import { summarize } from '../lib/stats';
-import { TOKEN_TEXT } from '../server';
+import { TOKEN_TEXT } from '../lib/wire';
 
 const TOKENS = Number(process.argv[2] ?? 100_000);
 const ROUNDS = Number(process.argv[3] ?? 15);

@@ -23,7 +23,7 @@ export interface TtftOptions {
 export function ttftOptions(quick: boolean, overrides: { runs?: number } = {}): TtftOptions {
   return quick
     ? { runs: overrides.runs ?? 1, requests: 50, warmup: 5, tokens: 20, clients: ALL_CLIENTS }
-    : { runs: overrides.runs ?? 5, requests: 200, warmup: 20, tokens: 20, clients: ALL_CLIENTS };
+    : { runs: overrides.runs ?? 5, requests: 200, warmup: 10, tokens: 20, clients: ALL_CLIENTS };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');

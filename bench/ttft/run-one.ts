@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { CLIENTS, isClientName } from '../clients/index';
 import { nowNs } from '../clients/types';
 import { quantile } from '../lib/stats';
-import { TOKEN_TEXT } from '../server';
+import { TOKEN_TEXT } from '../lib/wire';
 
 export interface TtftResult {
   readonly client: string;
