@@ -1,7 +1,7 @@
 /**
- * A benchmark section: `parse` today; `ttft`, `memory`, `peers` later. `bench/run.ts` runs the
- * selected sections in order against one shared server process and gathers their results into
- * `bench/results/latest.json` and `latest.md`.
+ * A benchmark section (`parse`, `ttft`, `throughput`, `memory`, `abort`, `cache`). `bench/run.ts`
+ * runs the selected sections in order against one shared server process and gathers their results
+ * into `bench/results/latest.json` and `latest.md` (a full run) or `bench/results/tmp/`.
  */
 import type { BenchServer } from '../server';
 
