@@ -305,6 +305,18 @@ describe('cache()', () => {
       expect(keyOf(base)).toMatch(/^[0-9a-f]{64}$/);
       expect(keyOf(reordered)).toBe(keyOf(base));
       expect(keyOf({ ...base, messages: [{ role: 'user', content: [{ type: 'text', text: 'Hi' }] }] })).toBe(keyOf(base)); // normalized content
+      // Parts and messages written in any key order; tool-call arguments given as objects in any order.
+      expect(keyOf({ ...base, messages: [{ content: [{ text: 'Hi', type: 'text' }], role: 'user' }] })).toBe(keyOf(base));
+      const withCall = (args: Record<string, unknown>): LlmRequestInput => ({
+        ...base,
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', toolCalls: [{ id: 'c1', name: 'lookup', arguments: args }] },
+          { role: 'tool', toolCallId: 'c1', content: 'ok' },
+        ],
+      });
+      expect(keyOf(withCall({ q: 'x', n: { b: 1, a: 2 } }))).toBe(keyOf(withCall({ n: { a: 2, b: 1 }, q: 'x' })));
+      expect(keyOf(withCall({ q: 'x' }))).not.toBe(keyOf(withCall({ q: 'y' })));
     });
 
     it('changes with anything that changes the answer', () => {
