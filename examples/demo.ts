@@ -6,8 +6,8 @@
  * same transport and parser a real provider would.
  */
 import { filter, lastValueFrom, take, tap } from 'rxjs';
-import { collect, memoryStore, simulated, text, type LlmEvent } from 'rxllm';
-import { cache, fallback, retryBackoff } from 'rxllm/operators';
+import { BudgetExceededError, collect, createLedger, memoryStore, simulated, text, withPrices, type LlmEvent } from 'rxllm';
+import { budget, cache, fallback, meter, retryBackoff } from 'rxllm/operators';
 
 const dim = (s: string): string => (process.stdout.isTTY ? `\x1b[2m${s}\x1b[22m` : s);
 const bold = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[22m` : s);
@@ -16,37 +16,30 @@ const write = (s: string): boolean => process.stdout.write(s);
 const model = simulated({ ttftMs: 350, tokensPerSecond: 45, outputTokens: 90 });
 const server = await model.server();
 
-// 1. Stream a completion, with live time to first token and tokens per second.
-console.log(bold('1. A streamed completion from the simulated model'));
-const started = performance.now();
-let firstTokenAt: number | undefined;
-let tokens = 0;
-let lastMark = 0;
-const live = (event: LlmEvent): void => {
-  if (event.type !== 'text') return;
-  const now = performance.now();
-  if (firstTokenAt === undefined) {
-    firstTokenAt = now;
-    lastMark = now;
-    write(dim(`[first token after ${Math.round(now - started)} ms] `));
-  }
-  tokens++;
-  write(event.text);
-  if (now - lastMark >= 1000) {
-    lastMark = now;
-    write(dim(` [${(tokens / ((now - firstTokenAt) / 1000)).toFixed(1)} tok/s]`));
-  }
-};
+// 1. Stream a completion, metered: meter() reports time to first token and the live token rate
+//    while the answer streams, and usage and cost at the end. The simulator is priced like
+//    gpt-4o-mini here (a price table entry of our own) so the cost line has something to show.
+console.log(bold('1. A streamed completion from the simulated model, metered'));
+const prices = withPrices({ 'sim-1': { input: 0.15, output: 0.6, asOf: '2026-11-23', source: 'demo: priced like gpt-4o-mini' } });
+let lastLine = 0;
 const completion = await lastValueFrom(
-  model.stream({ messages: [{ role: 'user', content: 'Why stream LLM responses?' }] }).pipe(tap(live), collect()),
+  model.stream({ messages: [{ role: 'user', content: 'Why stream LLM responses?' }] }).pipe(
+    meter({ interval: '1s', prices }),
+    tap((event: LlmEvent) => {
+      if (event.type === 'text') write(event.text);
+      if (event.type !== 'metrics') return;
+      if (event.final) {
+        const cost = event.costUsd === undefined ? '' : `; cost $${event.costUsd.toFixed(6)}`;
+        write(dim(`\n-> finished in ${(event.elapsedMs / 1000).toFixed(2)} s: ${event.outputTokens} tokens, ${event.averageTokensPerSecond?.toFixed(1)} tok/s on average${cost}`));
+      } else if (event.elapsedMs - lastLine >= 900 || lastLine === 0) {
+        lastLine = event.elapsedMs;
+        write(dim(event.outputTokens <= 1 ? ` [first token after ${event.ttftMs?.toFixed(0)} ms] ` : ` [${event.tokensPerSecond.toFixed(1)} tok/s, ${event.outputTokens} tokens] `));
+      }
+    }),
+    collect(),
+  ),
 );
-const seconds = (performance.now() - firstTokenAt!) / 1000;
-console.log(
-  `\n${dim(
-    `-> finish: ${completion.finishReason}; usage: ${completion.usage?.inputTokens} in / ${completion.usage?.outputTokens} out; ` +
-      `time to first token ${Math.round(firstTokenAt! - started)} ms; ${(tokens / seconds).toFixed(1)} tok/s`,
-  )}\n`,
-);
+console.log(dim(`; finish: ${completion.finishReason}; usage: ${completion.usage?.inputTokens} in / ${completion.usage?.outputTokens} out\n`));
 
 // 2. Cancel a stream early: unsubscribing aborts the HTTP request and the server sees the socket close.
 console.log(bold('2. Cancelling a stream after 8 tokens'));
@@ -119,5 +112,38 @@ const recovered = await lastValueFrom(
   ),
 );
 console.log(`${recovered.text} ${dim(`(${recovered.finishReason})`)}\n`);
+
+// 6. Budgets: a response cut at 20 output tokens (the HTTP request is aborted: the server sees the
+//    socket close), then a tenant whose month budget is spent, refused before any I/O.
+console.log(bold('6. Budget: a cut mid-stream, and a refusal before any I/O'));
+const cutFrom = server.requests.length;
+const cut = await lastValueFrom(
+  model.stream({ messages: [{ role: 'user', content: 'Write a very long essay.' }], maxOutputTokens: 500 }).pipe(
+    budget({ maxOutputTokens: 20 }),
+    tap((event: LlmEvent) => {
+      if (event.type === 'text') write(event.text);
+      if (event.type === 'budget') write(dim(` [budget: ${event.limit} ${event.used} > ${event.max}]`));
+    }),
+    collect(),
+  ),
+);
+const cutClose = await server.waitForClose(server.requests[cutFrom]!.connectionId);
+console.log(dim(`\n-> finish: ${cut.finishReason}; the server saw the connection close mid-response: ${cutClose.closedMidResponse}`));
+const ledger = createLedger(memoryStore());
+const tenantBudget = budget({ ledger, scope: 'tenant', limitUsd: 0.00008, prices });
+for (const call of [1, 2, 3]) {
+  const sent = server.requests.length;
+  try {
+    const answer = await lastValueFrom(
+      model.stream({ messages: [{ role: 'user', content: `Question ${call} from acme` }], metadata: { tenant: 'acme' } }).pipe(tenantBudget, collect()),
+    );
+    const spent = await ledger.spent('acme', 'month');
+    console.log(dim(`call ${call}: finish ${answer.finishReason}; acme has spent $${spent.toFixed(6)} of its $0.000080; requests sent: ${server.requests.length - sent}`));
+  } catch (error) {
+    if (!(error instanceof BudgetExceededError)) throw error;
+    console.log(dim(`call ${call}: refused (${error.limit}, ${error.phase}); requests sent: ${server.requests.length - sent}`));
+  }
+}
+console.log();
 
 await Promise.all([model.close(), primary.close(), backup.close()]);

@@ -53,8 +53,9 @@ const configSchema = z.strictObject({
  * - An error moves on when `shouldFallback` says so (by default: an rxllm error with
  *   `retryable: true`), a model is left, and the after-output policy allows it. Anything else is
  *   passed on at once, unchanged; when the last model fails, its error goes down the error channel.
- * - On a switch it emits `{ type: 'fallback', from, to, cause: error.code, reset }` (model names)
- *   and subscribes to the next model at once. The next model's own `request` event is swallowed:
+ * - On a switch it emits `{ type: 'fallback', from, to, toId, cause: error.code, reset }` (`from`,
+ *   `to`: model names; `toId`: the next model's provider id, which `budget()` and `meter()` after
+ *   it price the next call at) and subscribes to the next model at once. The next model's own `request` event is swallowed:
  *   downstream sees one `request` (the first model's) and one `finish`.
  * - A failure before the `request` event (an invalid request) is passed on: there is nothing to resend.
  * - Unsubscribing at any time releases whichever attempt is running (its HTTP call is aborted).
@@ -111,7 +112,7 @@ export function fallback(...args: unknown[]): MonoTypeOperatorFunction<LlmEvent>
             if (!next || !request || verdict === undefined) return subscriber.error(error);
             tried++;
             current = next.info.name;
-            forward({ type: 'fallback', from, to: current, cause: causeOf(error), reset: verdict.reset });
+            forward({ type: 'fallback', from, to: current, toId: next.info.id, cause: causeOf(error), reset: verdict.reset });
             // The notice may have made downstream leave: then no call is started.
             if (!subscriber.closed) run(next.stream(request.request));
           },

@@ -36,6 +36,8 @@ interface Attempt {
   readonly role: HedgeNotice['attempt'];
   /** Known once the primary's `request` event names it. */
   model: string;
+  /** Its provider model id (`ModelInfo.id`); known with `model`. */
+  modelId: string;
   readonly held: LlmEvent[];
   failed: boolean;
   subscriber?: Subscriber<LlmEvent>;
@@ -51,9 +53,11 @@ interface Attempt {
  *   (an empty answer is an answer). Until then each attempt's other events (`response`, inner
  *   notices) are held back; only the winner's are emitted, in order, right after the `hedge`
  *   `won` notice. Downstream sees one `request` event: the second attempt's is swallowed.
- * - Notices: `{ type: 'hedge', phase: 'started', attempt: 'hedge', model, afterMs }` when the
- *   second attempt starts, and `{ phase: 'won', attempt, model, afterMs }` when it races and a
- *   winner is decided (`afterMs`: time since subscription). No hedge, no notices.
+ * - Notices: `{ type: 'hedge', phase: 'started', attempt: 'hedge', model, modelId, afterMs }` when
+ *   the second attempt starts, and `{ phase: 'won', attempt, model, modelId, afterMs }` when it
+ *   races and a winner is decided (`model`: name, `modelId`: provider id — `budget()` and `meter()`
+ *   after `hedge` price the answer at the winner's; `afterMs`: time since subscription). No hedge,
+ *   no notices.
  * - Errors: a failure of the first attempt before the second has started goes on at once (a
  *   hedge races slowness; retrying failures is `retryBackoff`'s job). Once both run, an attempt
  *   that fails before any output drops out and the other is awaited; if both fail, the last
@@ -63,7 +67,9 @@ interface Attempt {
  *   hedged attempts of one failed; `pipe(retryBackoff(), hedge(...))` races two retrying chains.
  *   Put `fallback` after `hedge` to go elsewhere when both attempts fail; before it, a failed
  *   primary falls back within the first attempt, and the hedge (same source) starts the whole chain again.
- * - Costs: a hedged call is billed twice up to the moment the loser is released.
+ * - Costs: a hedged call is billed twice up to the moment the loser is released. Nothing of the
+ *   loser reaches downstream, so a `budget()` ledger after `hedge` cannot record it (put `budget`
+ *   before `hedge` — same source — to record each attempt).
  *
  * ```
  * source (1st):            r---------a-f|
@@ -85,8 +91,8 @@ export function hedge(config: HedgeConfig): MonoTypeOperatorFunction<LlmEvent> {
     let winner: Attempt | undefined;
     let timer: Subscription | undefined;
 
-    const notice = (phase: HedgeNotice['phase'], { role, model: name }: Pick<Attempt, 'role' | 'model'>): void =>
-      subscriber.next({ type: 'hedge', phase, attempt: role, model: name, afterMs: scheduler.now() - startedAt });
+    const notice = (phase: HedgeNotice['phase'], { role, model: name, modelId }: Pick<Attempt, 'role' | 'model' | 'modelId'>): void =>
+      subscriber.next({ type: 'hedge', phase, attempt: role, model: name, modelId, afterMs: scheduler.now() - startedAt });
 
     const win = (attempt: Attempt): void => {
       winner = attempt;
@@ -100,16 +106,16 @@ export function hedge(config: HedgeConfig): MonoTypeOperatorFunction<LlmEvent> {
       try {
         // Built before the notice: a `model.stream()` that throws errors the stream, with no notice.
         const events = model ? model.stream(request.request) : source;
-        const name = model ? model.info.name : request.model.name;
-        notice('started', { role: 'hedge', model: name });
-        if (!subscriber.closed) run('hedge', name, events);
+        const { name, id } = model ? model.info : request.model;
+        notice('started', { role: 'hedge', model: name, modelId: id });
+        if (!subscriber.closed) run('hedge', name, id, events);
       } catch (error) {
         subscriber.error(error);
       }
     };
 
-    const run = (role: Attempt['role'], name: string, events: Observable<LlmEvent>): void => {
-      const attempt: Attempt = { role, model: name, held: [], failed: false };
+    const run = (role: Attempt['role'], name: string, modelId: string, events: Observable<LlmEvent>): void => {
+      const attempt: Attempt = { role, model: name, modelId, held: [], failed: false };
       attempts.push(attempt);
       // The subscriber exists before subscribe() runs, so a loser can be released even while a
       // synchronous source is still inside its own subscribe().
@@ -121,6 +127,7 @@ export function hedge(config: HedgeConfig): MonoTypeOperatorFunction<LlmEvent> {
           if (event.type === 'request') {
             // The first request (the primary's): forward it, then start the clock if still wanted.
             attempt.model = event.model.name;
+            attempt.modelId = event.model.id;
             subscriber.next(event);
             if (!subscriber.closed) timer = scheduler.schedule(() => startHedge(event), after);
             return;
@@ -144,7 +151,7 @@ export function hedge(config: HedgeConfig): MonoTypeOperatorFunction<LlmEvent> {
       events.subscribe(attempt.subscriber);
     };
 
-    run('primary', '', source);
+    run('primary', '', '', source);
     return () => timer?.unsubscribe();
   });
 }

@@ -17,3 +17,11 @@ export type { RetryBackoffConfig, RetryContext, ShouldRetryContext } from './ret
 export { fallback } from './fallback';
 export type { FallbackConfig, FallbackContext } from './fallback';
 export type { AfterOutput } from '../src/attempts';
+export { meter } from './meter';
+export type { MeterConfig, MeterSink } from './meter';
+export { route } from './route';
+export type { EscalationContext, RouteBudget, RouteEscalation, RoutePolicy, RouteRule, RouteTier } from './route';
+export { budget } from './budget';
+export type { BudgetConfig, BudgetLimit } from './budget';
+export { createRateLimiter, rateLimit } from './rate-limit';
+export type { RateLimitConfig, RateLimitDemand, RateLimiter, RateLimiterConfig, RateLimitKey, RateLimits, RateLimitTicket, RateLimitWaiter } from './rate-limit';

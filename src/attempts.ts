@@ -54,7 +54,7 @@ export function attemptLog(afterOutput: AfterOutput): AttemptLog {
     pass(event) {
       if (!gate(event)) return false;
       if (isOutput(event)) started = true;
-      else if ((event.type === 'retry' || event.type === 'fallback') && event.reset) started = false;
+      else if ((event.type === 'retry' || event.type === 'fallback' || event.type === 'route') && event.reset) started = false;
       return true;
     },
     get outputStarted() {

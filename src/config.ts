@@ -14,13 +14,24 @@ export function parseConfig<S extends z.ZodType>(factory: string, schema: S, val
   const field = path.map(String).join('.');
   const received = field === '' ? value : path.reduce<unknown>((v, key) => (v as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], value);
   // The options as a whole (e.g. a key passed where the object belongs) and secret fields: the type only.
-  const shown = field === '' || /key|secret|token|auth|headers/i.test(field) ? (received === undefined ? 'nothing' : typeof received) : describeValue(received);
+  const shown = field === '' || path.some(isSecretName) ? (received === undefined ? 'nothing' : typeof received) : describeValue(received);
   throw new ConfigurationError(`${factory}(): ${field || 'options'}: ${issue.message}; received ${shown}`);
+}
+
+/**
+ * Option names whose values may be credentials: `apiKey`, `key`, `secret`, `password`, `auth…`,
+ * `headers`, and a singular `token` at the end (`token`, `accessToken`) — but not token counts
+ * such as `maxOutputTokens` or `tokensPerMinute`, whose values a user needs to see.
+ */
+function isSecretName(segment: PropertyKey): boolean {
+  const name = String(segment);
+  return /key$|secret|password|auth|headers|cookie/i.test(name) || /token$/i.test(name);
 }
 
 function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value); // Infinity, NaN: not JSON's "null"
   try {
     // Mask URL credentials (user:password@) before showing a value.
     const text = (JSON.stringify(value) ?? String(value)).replace(/([a-z]+:\/\/)[^/?#"]*@/gi, '$1***@');

@@ -51,7 +51,8 @@ export interface Completion {
 /**
  * Gathers a stream into one `Completion`, emitted when the stream completes. Deltas are kept as
  * lists and joined once at the end (linear in the output). A `retry` or `fallback` notice with
- * `reset: true` (`retryBackoff` / `fallback` with `afterOutput: 'restart'`) discards what came
+ * `reset: true` (`retryBackoff` / `fallback` with `afterOutput: 'restart'`), or a `route` notice
+ * with `reset: true` (an escalated answer), discards what came
  * before it. Errors pass through; a stream that completes without a `finish` event errors
  * (`malformed_stream`), so a partial answer is never mistaken for a whole one.
  *
@@ -102,6 +103,7 @@ export function collect(): OperatorFunction<LlmEvent, Completion> {
               break;
             case 'retry':
             case 'fallback':
+            case 'route':
               if (event.reset) {
                 texts = [];
                 reasoning = [];

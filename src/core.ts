@@ -1,7 +1,7 @@
 // Everything the browser build and the Node build share.
 export type {
   BudgetNotice, CacheNotice, FallbackNotice, FinishEvent, HedgeNotice, FinishReason, LlmEvent, LlmEventType, MetricsNotice, ModelInfo,
-  Notice, RateLimitInfo, ReasoningEvent, RequestEvent, ResponseEvent, RetryNotice, TextEvent, ThrottleNotice, ToolCallEvent,
+  Notice, RateLimitInfo, ReasoningEvent, RequestEvent, ResponseEvent, RetryNotice, RouteNotice, TextEvent, ThrottleNotice, ToolCallEvent,
   Usage, UsageEvent,
 } from './events';
 export { isEvent, isOutput } from './events';
@@ -10,14 +10,20 @@ export type { Duration } from './time';
 export type { Store, StoreSetOptions, MaybePromise } from './stores/store';
 export { memoryStore } from './stores/memory';
 export type { EvictionPolicy, MemoryStore, MemoryStoreOptions, StoreStats } from './stores/memory';
+export { createLedger } from './ledger';
+export type { Ledger, LedgerEntry, LedgerOptions, LedgerPeriod, LedgerReport, LedgerScopeTotals, ScopeSelector } from './ledger';
 export {
   ApiError, BudgetExceededError, CircuitOpenError, ConfigurationError, ConnectionError, InvalidRequestError, LlmError,
-  MalformedStreamError, RateLimitError, TimeoutError, redact, registerSecret,
+  MalformedStreamError, RateLimitError, RateLimitQueueError, TimeoutError, redact, registerSecret,
 } from './errors';
-export type { LlmErrorOptions, TimeoutKind } from './errors';
+export type { BudgetPhase, LlmErrorOptions, RateLimitQueueReason, TimeoutKind } from './errors';
 export { parseRequest, requestSchema } from './request';
 export type { LlmRequest, LlmRequestInput, Message, TextPart, ToolDefinition } from './request';
 export type { Model, StreamOptions } from './model';
+export { countRequestTokens, countTokens, encodingOf, loadTokenCounter, loadedEncodings, requestTokens, tokenCounter } from './tokens';
+export type { EncodingName, TokenCount, TokenCounter } from './tokens';
+export { costOf, defaultPrices, priceOf, withPrices } from './pricing';
+export type { ModelPrice, PriceTable } from './pricing';
 export { createEventStream, isRetryable, operate, relay, requestGate } from './stream';
 export { collect, SSE_HEADERS, sseFrame, text, toAsyncIterable, toReadableStream, toSSE } from './consume';
 export type { Completion, SseResponseTarget, ToolCall, ToSSEOptions } from './consume';

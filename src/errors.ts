@@ -122,16 +122,33 @@ export class TimeoutError extends LlmError {
   }
 }
 
+/** When a budget stopped a call: `'preflight'` — refused before any I/O; `'stream'` — cut mid-response. */
+export type BudgetPhase = 'preflight' | 'stream';
+
 /** A budget limit refused a request or cut a stream. Not retryable: the same request would exceed it again. */
 export class BudgetExceededError extends LlmError {
+  /** Which limit: `'input-tokens'`, `'output-tokens'`, `'cost-usd'`, `'ledger-usd'` (from `budget()`), or your own name. */
   readonly limit: string;
+  /** What the call used (or, refused before the call, would have used) when the limit was passed. */
   readonly used: number;
   readonly max: number;
-  constructor(limit: string, used: number, max: number) {
-    super({ code: 'budget_exceeded', message: `Budget exceeded: ${limit} used ${used}, limit ${max}` });
+  /** `'preflight'`: refused before any I/O; `'stream'`: the response was cut. @defaultValue 'stream' */
+  readonly phase: BudgetPhase;
+  /** The ledger scope whose budget ran out, for `'ledger-usd'`. */
+  readonly scope?: string;
+  constructor(limit: string, used: number, max: number, options: { readonly phase?: BudgetPhase; readonly scope?: string } = {}) {
+    const { phase = 'stream', scope } = options;
+    const where = `${scope === undefined ? '' : ` for scope "${scope}"`}${phase === 'preflight' ? ' (refused before the call)' : ''}`;
+    super({ code: 'budget_exceeded', message: `Budget exceeded: ${limit} used ${used}, limit ${max}${where}` });
     this.limit = limit;
     this.used = used;
     this.max = max;
+    this.phase = phase;
+    if (scope !== undefined) this.scope = scope;
+  }
+
+  override toJSON(): Record<string, unknown> {
+    return { ...super.toJSON(), limit: this.limit, used: this.used, max: this.max, phase: this.phase, ...(this.scope === undefined ? {} : { scope: this.scope }) };
   }
 }
 
@@ -139,6 +156,37 @@ export class BudgetExceededError extends LlmError {
 export class CircuitOpenError extends LlmError {
   constructor(name: string, retryAfterMs: number) {
     super({ code: 'circuit_open', message: `Circuit "${name}" is open; next probe in ${retryAfterMs} ms`, retryable: true, retryAfterMs });
+  }
+}
+
+/** Why `rateLimit()` gave up on a request: its queue was full (`maxQueue`), or it waited `maxWait`. */
+export type RateLimitQueueReason = 'queue-full' | 'max-wait';
+
+/**
+ * `rateLimit()` gave up on a request before sending it: code `'rate_limit_queue_full'` (the
+ * limiter's `maxQueue` requests were already waiting, or a request of higher priority took its
+ * place) or `'rate_limit_wait_exceeded'` (it waited `maxWait`). Nothing left the process.
+ * Retryable: the limiter is busy, not the request wrong — a later attempt may get a place, and
+ * `fallback()` may take it to another model at once. Not a provider 429 (`RateLimitError`).
+ */
+export class RateLimitQueueError extends LlmError {
+  readonly reason: RateLimitQueueReason;
+  /** `maxQueue` (requests) or `maxWait` (ms), whichever was reached. */
+  readonly limit: number;
+  /** How long the request had waited in the queue. */
+  readonly waitedMs: number;
+  constructor(reason: RateLimitQueueReason, limit: number, waitedMs: number) {
+    super({
+      code: reason === 'queue-full' ? 'rate_limit_queue_full' : 'rate_limit_wait_exceeded',
+      message:
+        reason === 'queue-full'
+          ? `Rate limiter queue is full (maxQueue ${limit}); the request was not sent`
+          : `Waited ${waitedMs} ms for the rate limiter (maxWait ${limit} ms); the request was not sent`,
+      retryable: true,
+    });
+    this.reason = reason;
+    this.limit = limit;
+    this.waitedMs = waitedMs;
   }
 }
 

@@ -126,25 +126,47 @@ export interface FallbackNotice {
   readonly from: string;
   /** `name` of the model tried next. */
   readonly to: string;
+  /**
+   * Its provider model id (`ModelInfo.id`): what `budget()` and `meter()` price the next call at.
+   * Set by `fallback()`; a notice without it leaves their pricing on the previous model.
+   */
+  readonly toId?: string;
   /** `code` of the error that caused the fallback. */
   readonly cause: string;
   /** True when output had started and consumers must discard the partial response. */
   readonly reset: boolean;
 }
+/** `rateLimit()` held the request in its queue; emitted once it is let through, only when it waited (> 0 ms). */
 export interface ThrottleNotice {
   readonly type: 'throttle';
+  /** Time from joining the limiter's queue to being let through (scheduler time). */
   readonly waitedMs: number;
+  /** The limiter key the request was limited under (`perKey` limiters, requests with a key). */
+  readonly key?: string;
 }
+/**
+ * Timing and throughput of a stream: emitted by `meter()` while it runs and once at the end, or
+ * by a provider that reports its own timing (Ollama: one, `final: true`).
+ */
 export interface MetricsNotice {
   readonly type: 'metrics';
-  /** Time to first token, once known. */
+  /** Time to first token (subscription to the first output event), once known. */
   readonly ttftMs?: number;
+  /** Output tokens so far: counted from the deltas; in a final notice after `usage`, the provider's count. */
   readonly outputTokens: number;
+  /** Output tokens per second; from `meter()`, over its rolling window. */
   readonly tokensPerSecond: number;
+  /** Output tokens per second since the first token (`meter()`). */
+  readonly averageTokensPerSecond?: number;
+  /** Time since subscription. */
   readonly elapsedMs: number;
+  /** True for the last notice of the stream. */
   readonly final: boolean;
   readonly usage?: Usage;
+  /** USD for every call the stream made (`meter()`, from its price table); absent for an unknown model. */
   readonly costUsd?: number;
+  /** `meter()`: true when `outputTokens` is an estimate (no tokenizer known for the model, or not loaded yet). */
+  readonly estimated?: boolean;
 }
 export interface HedgeNotice {
   readonly type: 'hedge';
@@ -153,18 +175,51 @@ export interface HedgeNotice {
   readonly attempt: 'primary' | 'hedge';
   /** `name` of the model of that attempt. */
   readonly model: string;
+  /**
+   * Its provider model id (`ModelInfo.id`). On `'won'`, what `budget()` and `meter()` price the
+   * answer at. Set by `hedge()`; a notice without it leaves their pricing on the previous model.
+   */
+  readonly modelId?: string;
   /** Time since subscription. */
   readonly afterMs: number;
 }
+/** `budget()` cut the stream: emitted just before its `finish` (reason `'budget'`) or its error. */
 export interface BudgetNotice {
   readonly type: 'budget';
+  /** Which limit was passed: `'output-tokens'`, `'cost-usd'` or `'ledger-usd'`. */
   readonly limit: string;
+  /** Output tokens, or USD, counted with the chunk that passed the limit (that chunk is not forwarded). */
   readonly used: number;
   readonly max: number;
+  /** The ledger scope, for `'ledger-usd'`. */
+  readonly scope?: string;
+}
+
+/** `route()` chose the model that answers, or replaced an answer with a stronger model's. */
+export interface RouteNotice {
+  readonly type: 'route';
+  /** `name` of the model that answers from here on. */
+  readonly model: string;
+  /** Its provider model id (`ModelInfo.id`), e.g. for pricing. */
+  readonly modelId: string;
+  /** `name` of the model the request came with, or (escalation) of the one whose answer is replaced. */
+  readonly from: string;
+  /** What decided: a rule, budget utilization, or a low-confidence answer. */
+  readonly by: 'rule' | 'budget' | 'escalation';
+  /** Why, in words: the rule's name, `'82% of the budget used this month'`, `'confidence 0.3 < 0.5'`. */
+  readonly reason: string;
+  /** True when output of the replaced answer went downstream and consumers must discard it. */
+  readonly reset: boolean;
+  /** Budget: the scope's spend in the period ÷ `limitUsd` when the choice was made. */
+  readonly utilization?: number;
+  /** Escalation: what the evaluation returned (`true` as 1, `false` as 0). */
+  readonly confidence?: number;
+  /** Token rules: the request's input tokens, as counted. */
+  readonly requestTokens?: number;
 }
 
 /** Every notice an operator may add to a stream. */
-export type Notice = CacheNotice | RetryNotice | FallbackNotice | HedgeNotice | ThrottleNotice | MetricsNotice | BudgetNotice;
+export type Notice = CacheNotice | RetryNotice | FallbackNotice | HedgeNotice | ThrottleNotice | MetricsNotice | BudgetNotice | RouteNotice;
 
 /** Every event a stream carries, discriminated on `type`. */
 export type LlmEvent =

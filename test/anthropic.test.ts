@@ -685,7 +685,7 @@ describe('cross-provider fallback', () => {
       const types = seen.values.map((e) => e.type);
       expect(types).toEqual(['request', 'fallback', 'response', 'text', 'text', 'usage', 'finish']);
       expect(seen.values[0]).toMatchObject({ type: 'request', model: { provider: 'openai-compatible', id: 'gpt-x' } });
-      expect(seen.values[1]).toEqual({ type: 'fallback', from: 'openai-compatible:gpt-x', to: 'anthropic:claude-x', cause: 'unavailable', reset: false });
+      expect(seen.values[1]).toEqual({ type: 'fallback', from: 'openai-compatible:gpt-x', to: 'anthropic:claude-x', toId: 'claude-x', cause: 'unavailable', reset: false });
       const done = await lastValueFrom(from(seen.values).pipe(collect()));
       expect(done).toMatchObject({ text: 'Bonjour !', finishReason: 'stop', usage: { inputTokens: 9, outputTokens: 2, totalTokens: 11 } });
       // The same request, rendered for Anthropic: the system message hoisted.

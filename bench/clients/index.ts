@@ -8,11 +8,16 @@ import type { ClientFactory } from './types';
 /** Every contender, floor first. */
 export const ALL_CLIENTS = ['raw', 'rxllm', 'openai-node', 'ai-sdk', 'langchain'] as const;
 
-export type ClientName = (typeof ALL_CLIENTS)[number];
+/** rxllm with operators (bench/clients/rxllm.ts): `meter()` + `budget()`, and the full pipeline. */
+export const RXLLM_VARIANTS = ['rxllm-metered', 'rxllm-pipeline'] as const;
+
+export type ClientName = (typeof ALL_CLIENTS)[number] | (typeof RXLLM_VARIANTS)[number];
 
 export const CLIENTS: Readonly<Record<ClientName, ClientFactory>> = {
   raw: async (baseURL) => (await import('./raw')).rawClient(baseURL),
   rxllm: async (baseURL, options) => (await import('./rxllm')).rxllmClient(baseURL, options),
+  'rxllm-metered': async (baseURL, options) => (await import('./rxllm')).rxllmVariantClient(baseURL, options ?? {}, 'metered'),
+  'rxllm-pipeline': async (baseURL, options) => (await import('./rxllm')).rxllmVariantClient(baseURL, options ?? {}, 'pipeline'),
   'openai-node': async (baseURL) => (await import('./openai-node')).openaiNodeClient(baseURL),
   'ai-sdk': async (baseURL) => (await import('./ai-sdk')).aiSdkClient(baseURL),
   langchain: async (baseURL) => (await import('./langchain')).langchainClient(baseURL),
@@ -28,6 +33,8 @@ export function isClientName(name: string): name is ClientName {
 export const CLIENT_PACKAGES: Readonly<Record<ClientName, readonly string[]>> = {
   raw: ['undici', 'eventsource-parser'],
   rxllm: ['rxjs', 'zod'],
+  'rxllm-metered': ['js-tiktoken'],
+  'rxllm-pipeline': [],
   'openai-node': ['openai'],
   'ai-sdk': ['ai', '@ai-sdk/openai-compatible'],
   langchain: ['@langchain/openai', '@langchain/core'],

@@ -8,21 +8,64 @@
  */
 // Straight from src/ (not the 'rxllm' path alias): once CI has built dist/, the package's own
 // exports could otherwise resolve the name to the build instead of the code under review.
-import type { Subscription } from 'rxjs';
-import { openaiCompatible, text, undiciTransport } from '../../src/index';
+import { identity, pipe, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
+import { createLedger, loadTokenCounter, memoryStore, openaiCompatible, text, undiciTransport, type LlmEvent } from '../../src/index';
+import { budget, cache, createRateLimiter, deadline, fallback, meter, rateLimit, retryBackoff } from '../../operators/index';
 import { nowNs, unsupported, type BenchClient, type ClientOptions, type ConsumeHooks, type LeaveResult, type LeaveVia, type StreamResult } from './types';
 
 /** rxllm's default undici pool: sockets per origin. */
 const DEFAULT_CONNECTIONS = 256;
 
-export function rxllmClient(baseURL: string, options: ClientOptions = {}): BenchClient {
+/**
+ * What runs between `model.stream()` and `text()`:
+ * - `bare`: nothing.
+ * - `metered`: `meter()` + `budget({ maxOutputTokens, maxCostUsd })` with limits the stream never
+ *   reaches — the per-token cost of watching and bounding a stream.
+ * - `pipeline`: the full pipeline, innermost first: `rateLimit` (rpm, tpm with token reservation
+ *   and reconciliation, concurrency), `deadline`, `retryBackoff`, `fallback`, `meter`, `budget`
+ *   with a ledger, and `cache` — each stream a miss (its own key), recorded and stored.
+ * The metered and pipeline models are named `gpt-4o-mini`, so the real o200k_base tokenizer counts
+ * every delta and the price table prices it (loaded before the first stream).
+ */
+export type RxllmVariant = 'bare' | 'metered' | 'pipeline';
+
+function operatorsFor(variant: RxllmVariant, backup: ReturnType<typeof openaiCompatible>): () => MonoTypeOperatorFunction<LlmEvent> {
+  if (variant === 'bare') return () => identity;
+  const never = { maxOutputTokens: 10_000_000, maxCostUsd: 1_000_000 };
+  if (variant === 'metered') {
+    const metered = pipe(meter(), budget(never));
+    return () => metered;
+  }
+  const limiter = createRateLimiter({ requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000, concurrency: 10_000 });
+  const ledger = createLedger(memoryStore());
+  const store = memoryStore({ maxEntries: 64 });
+  let key = 0;
+  const pipeline = pipe(
+    rateLimit(limiter),
+    deadline({ firstToken: '30s', idle: '30s' }),
+    retryBackoff({ maxRetries: 2 }),
+    fallback(backup),
+    meter(),
+    budget({ ...never, ledger, scope: () => 'bench', limitUsd: 1_000_000 }),
+    cache(store, { key: () => `miss-${key++}` }),
+  );
+  return () => pipeline;
+}
+
+export async function rxllmVariantClient(baseURL: string, options: ClientOptions, variant: RxllmVariant): Promise<BenchClient> {
+  if (variant !== 'bare') await loadTokenCounter('gpt-4o-mini');
+  return rxllmClient(baseURL, options, variant);
+}
+
+export function rxllmClient(baseURL: string, options: ClientOptions = {}, variant: RxllmVariant = 'bare'): BenchClient {
   const concurrency = options.concurrency ?? 1;
   const model = openaiCompatible({
-    model: 'bench',
+    model: variant === 'bare' ? 'bench' : 'gpt-4o-mini',
     baseURL,
     ...(concurrency > DEFAULT_CONNECTIONS ? { transport: undiciTransport({ connections: concurrency + 16 }) } : {}),
   });
-  const streamOf = (tokens: number) => model.stream({ messages: [{ role: 'user', content: 'bench' }], maxOutputTokens: tokens }).pipe(text());
+  const operators = operatorsFor(variant, openaiCompatible({ model: 'gpt-4o-mini', baseURL, name: 'backup' }));
+  const streamOf = (tokens: number) => model.stream({ messages: [{ role: 'user', content: 'bench' }], maxOutputTokens: tokens }).pipe(operators(), text());
   return {
     consume(tokens: number, hooks?: ConsumeHooks): Promise<StreamResult> {
       const first = hooks?.onFirstDelta;

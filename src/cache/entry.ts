@@ -21,7 +21,7 @@ const KEPT: ReadonlySet<LlmEvent['type']> = new Set(['response', 'text', 'reason
 /**
  * The entry for a stream that completed, from every event it carried after `request` and their
  * times (ms since the request); `undefined` unless it ended with a clean `finish` (not `'budget'`).
- * After a `retry` or `fallback` notice with `reset: true` only the attempt that followed counts,
+ * After a `retry`, `fallback` or `route` notice with `reset: true` only the attempt that followed counts,
  * timed from the notice.
  */
 export function toEntry(events: readonly LlmEvent[], times: readonly number[]): CacheEntry | undefined {
@@ -29,7 +29,7 @@ export function toEntry(events: readonly LlmEvent[], times: readonly number[]): 
   let base = 0;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    if ((event.type === 'retry' || event.type === 'fallback') && event.reset) {
+    if ((event.type === 'retry' || event.type === 'fallback' || event.type === 'route') && event.reset) {
       from = i + 1;
       base = times[i]!;
     }

@@ -51,6 +51,8 @@ export interface RecordedRequest {
   readonly receivedAt: number;
   /** The connection (socket) it came on. */
   readonly connectionId: number;
+  /** `performance.now()` when the server's response to it ended (finished, or the client left); undefined while it runs. */
+  endedAt: number | undefined;
 }
 
 export interface RecordedConnection {
@@ -73,6 +75,10 @@ export interface MockServer {
   readonly origin: string;
   readonly requests: readonly RecordedRequest[];
   readonly connections: readonly RecordedConnection[];
+  /** Requests being answered right now: arrived, and their response not yet ended. */
+  readonly openRequests: number;
+  /** The most requests answered at once since the server started (or since `clearRecords()`). */
+  readonly peakOpenRequests: number;
   /** Queue replies, served in order to the next requests. */
   enqueue(...replies: MockReply[]): void;
   /** Set the reply for requests that find the queue empty. */
@@ -102,6 +108,8 @@ export async function startMockServer(options: MockServerOptions = {}): Promise<
   const queue: MockReply[] = [];
   let handler: MockHandler = options.handler ?? notFound;
   let requests: RecordedRequest[] = [];
+  let openRequests = 0;
+  let peakOpenRequests = 0;
   let connections: RecordedConnection[] = [];
   const sockets = new Map<Socket, RecordedConnection>();
   const listeners = new Set<() => void>();
@@ -126,8 +134,19 @@ export async function startMockServer(options: MockServerOptions = {}): Promise<
         json: parseJson(body),
         receivedAt: performance.now(),
         connectionId: connection?.id ?? -1,
+        endedAt: undefined,
       };
       requests.push(recorded);
+      peakOpenRequests = Math.max(peakOpenRequests, ++openRequests);
+      const ended = (): void => {
+        if (recorded.endedAt !== undefined) return;
+        recorded.endedAt = performance.now();
+        openRequests--;
+        changed();
+      };
+      if (res.writableFinished || res.destroyed) ended();
+      res.once('finish', ended);
+      res.once('close', ended);
       if (connection) connection.requests++;
       changed();
       Promise.resolve(queue.length > 0 ? queue.shift()! : handler(recorded))
@@ -187,6 +206,12 @@ export async function startMockServer(options: MockServerOptions = {}): Promise<
     get connections() {
       return connections;
     },
+    get openRequests() {
+      return openRequests;
+    },
+    get peakOpenRequests() {
+      return peakOpenRequests;
+    },
     enqueue(...replies) {
       queue.push(...replies);
     },
@@ -209,6 +234,7 @@ export async function startMockServer(options: MockServerOptions = {}): Promise<
     },
     clearRecords() {
       requests = [];
+      peakOpenRequests = openRequests;
       connections = connections.filter((c) => c.closedAt === undefined);
     },
     close() {

@@ -22,11 +22,21 @@ export const parts = {
 /** A `retry` notice (retryBackoff): `retryNotice(1, 5)`, `retryNotice(2, 10, 'rate_limited', true)`. */
 export const retryNotice = (attempt: number, delayMs: number, cause = 'unavailable', reset = false): RetryNotice => ({ type: 'retry', attempt, delayMs, cause, reset });
 
-/** A `fallback` notice: `fallbackNotice('test:a', 'test:b')`. */
-export const fallbackNotice = (from: string, to: string, cause = 'unavailable', reset = false): FallbackNotice => ({ type: 'fallback', from, to, cause, reset });
+/** The model id of a test model name: `'test:b'` → `'b'`. */
+const idOf = (name: string): string => name.slice(name.indexOf(':') + 1);
 
-/** A `hedge` notice: `hedgeNotice('started', 'hedge', 3)`; the model defaults to the parts' model. */
-export const hedgeNotice = (phase: HedgeNotice['phase'], attempt: HedgeNotice['attempt'], afterMs: number, model = modelInfo.name): HedgeNotice => ({ type: 'hedge', phase, attempt, model, afterMs });
+/** A `fallback` notice: `fallbackNotice('test:a', 'test:b')`; `toId` defaults to the name after its `provider:`. */
+export const fallbackNotice = (from: string, to: string, cause = 'unavailable', reset = false, toId = idOf(to)): FallbackNotice => ({ type: 'fallback', from, to, toId, cause, reset });
+
+/** A `hedge` notice: `hedgeNotice('started', 'hedge', 3)`; the model defaults to the parts' model, its id to the name after its `provider:`. */
+export const hedgeNotice = (phase: HedgeNotice['phase'], attempt: HedgeNotice['attempt'], afterMs: number, model = modelInfo.name, modelId = idOf(model)): HedgeNotice => ({
+  type: 'hedge',
+  phase,
+  attempt,
+  model,
+  modelId,
+  afterMs,
+});
 
 /** A `cache` notice (cache): `cacheNotice('hit', key)`. */
 export const cacheNotice = (status: 'hit' | 'miss', key: string): Extract<LlmEvent, { type: 'cache' }> => ({ type: 'cache', status, key });

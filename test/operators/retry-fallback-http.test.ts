@@ -110,7 +110,7 @@ describe('fallback() over HTTP', () => {
     expect(error).toBeUndefined();
     expect(types(events).filter((t) => t === 'request' || t === 'fallback' || t === 'finish')).toEqual(['request', 'fallback', 'finish']);
     expect(events[0]).toMatchObject({ type: 'request', model: { name: 'primary:a' } });
-    expect(events.find((e) => e.type === 'fallback')).toEqual({ type: 'fallback', from: 'primary:a', to: 'backup:b', cause: 'unavailable', reset: false });
+    expect(events.find((e) => e.type === 'fallback')).toEqual({ type: 'fallback', from: 'primary:a', to: 'backup:b', toId: 'b', cause: 'unavailable', reset: false });
     expect((await lastValueFrom(from(events).pipe(collect()))).text).toBe('Hello from B');
     expect([a.requests.length, b.requests.length]).toEqual([1, 1]);
     expect(b.requests[0]!.json).toMatchObject({ model: 'b', messages: [{ role: 'user', content: 'Hello?' }] });

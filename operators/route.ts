@@ -1,0 +1,235 @@
+import { from, identity, type MonoTypeOperatorFunction, type Observable, type Subscriber } from 'rxjs';
+import { z } from 'zod';
+import { collect, type Completion } from '../src/consume';
+import type { LlmEvent, ModelInfo, RequestEvent, RouteNotice } from '../src/events';
+import { functionSchema, parseConfig } from '../src/config';
+import type { Model } from '../src/model';
+import type { LlmRequest } from '../src/request';
+import { chooseRoute, routeBudgetSchema, routeRuleSchema, type RouteBudget, type RouteChoice, type RouteRule, type RouteTier } from '../src/routing';
+import { operate, relay, requestGate } from '../src/stream';
+
+export type { RouteBudget, RouteRule, RouteTier };
+
+/** What `evaluate` is told besides the answer. */
+export interface EscalationContext {
+  readonly request: LlmRequest;
+  /** The model that gave the answer. */
+  readonly model: ModelInfo;
+}
+
+/** Escalation: judge the finished answer; when confidence is low, ask the stronger `model` instead. */
+export interface RouteEscalation {
+  /** The strong model. Its own answers are not evaluated. */
+  readonly model: Model;
+  /**
+   * Judges a finished answer: `true`/`false` (accept/escalate) or a confidence in [0, 1]; may be
+   * async (an LLM judge). A throw or rejection errors the stream.
+   */
+  readonly evaluate: (answer: Completion, context: EscalationContext) => number | boolean | Promise<number | boolean>;
+  /** A confidence below this escalates. @defaultValue 0.5 */
+  readonly minConfidence?: number;
+  /**
+   * `true`: hold the answer back until it is judged (consumers never see a replaced answer);
+   * `false`: stream it, and on escalation emit the `route` notice with `reset: true`.
+   * @defaultValue false
+   */
+  readonly buffer?: boolean;
+}
+
+/** Options of `route()`. Give at least one of `rules`, `budget`, `escalate`, or it is a no-op. */
+export interface RoutePolicy {
+  /** Tried in order; the first that matches picks the model. @defaultValue none */
+  readonly rules?: readonly RouteRule[];
+  /** When no rule matched: pick a tier by the budget utilization. @defaultValue none */
+  readonly budget?: RouteBudget;
+  /** Judge answers and escalate weak ones. @defaultValue none */
+  readonly escalate?: RouteEscalation;
+  /** Tokens in a text, for `minTokens`/`maxTokens`. A throw errors the stream. @defaultValue the request model's tokenizer */
+  readonly count?: (text: string) => number;
+}
+
+const modelSchema = z.custom<Model>((m) => typeof (m as Model | undefined)?.stream === 'function' && typeof (m as Model).info?.name === 'string', 'expected a Model (info and stream())');
+const escalateSchema = z.strictObject({
+  model: modelSchema,
+  evaluate: functionSchema<RouteEscalation['evaluate']>('a function (answer, context) => number | boolean | Promise<…>'),
+  minConfidence: z.number().gt(0).lte(1).optional(),
+  buffer: z.boolean().optional(),
+});
+const policySchema = z.strictObject({
+  rules: z.array(routeRuleSchema).optional(),
+  budget: routeBudgetSchema.optional(),
+  escalate: escalateSchema.optional(),
+  count: functionSchema<(text: string) => number>('a function (text) => number').optional(),
+});
+
+const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<unknown> | null)?.then === 'function';
+
+/** Handles one answering call's events after its `request` event. */
+interface Answer {
+  next(event: LlmEvent): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/**
+ * Picks the model for each request — by rules, by budget utilization — and escalates weak answers
+ * to a stronger model. The source is `model.stream(request)`; on its `request` event (forwarded
+ * first; nothing more happens if that unsubscribed) the choice is made:
+ *
+ * - **rules**, in order, the first match wins: `minTokens`/`maxTokens` (the request's input tokens,
+ *   counted with the request model's tokenizer or `count`), `match` (keywords or regexes over the
+ *   last user message), `when(request, model)`.
+ * - else **budget**: `ledger.spent(scope, period) ÷ limitUsd` picks the first tier whose `below`
+ *   exceeds it — cheaper tiers as the budget is consumed, then a free or local model.
+ * - A match emits `{ type: 'route', model, modelId, from, by, reason, reset: false }` (`utilization`,
+ *   `requestTokens` when known). For another model, the source is unsubscribed inside its `request`
+ *   event — its I/O never starts — and `chosen.stream(request)` runs; its `request` is swallowed.
+ *   When the decision needs a Promise (a tokenizer loading, a Redis ledger), the source is
+ *   unsubscribed while it waits and the chosen stream (or the source again) subscribed after.
+ * - **escalate**: the answering model's finished answer (at its `complete`) goes to
+ *   `evaluate(completion, { request, model })`. Accepted: its `finish` and `complete` follow.
+ *   Rejected (`false`, or a confidence below `minConfidence`): a `route` notice (`by:
+ *   'escalation'`, `confidence`) and `escalate.model.stream(request)` answers. Streamed (default),
+ *   the weak answer went downstream and the notice says `reset: true` — `collect()` discards it,
+ *   `text()` does not; with `buffer: true` it is held back and dropped, except its `usage` events
+ *   (the call is billed: meters and ledgers downstream should see it), so `reset` is true when one
+ *   was sent. Its `finish` is held until the verdict either way. Exactly one or two calls.
+ * - A source whose first event is not `request` passes through untouched. Errors pass through
+ *   (use `fallback`/`retryBackoff` for failures); a throw in a rule, `count`, `scope` or
+ *   `evaluate`, or a failing ledger, errors the stream. Unsubscribing releases whichever call runs;
+ *   a pending decision or evaluation is then dropped.
+ *
+ * In a pipe, later = outer = decides first: operators before `route` wrap the source model's call
+ * only (a deadline on the primary); put per-call operators after `route` to cover the chosen model.
+ *
+ * ```
+ * source:               (r!)               a rule picks strong: released inside its request event
+ * strong:               s----b-f|          its request event (s) is swallowed
+ * route({ rules }):     (rn)-b-f|          n: route notice
+ *
+ * source:               r-a-f|
+ * strong:                    s-b-f|
+ * route({ escalate }):  r-a--n-b-f|        f held for the verdict; n: route notice, reset: true
+ * ```
+ * @example
+ * const routed = route({
+ *   rules: [{ name: 'long context', minTokens: 50_000, model: gemini({ model: 'gemini-2.0-flash' }) }],
+ *   budget: { ledger, scope: 'tenant', limitUsd: 100, tiers: [{ below: 0.8 }, { below: 1, model: mini }, { model: local }] },
+ *   escalate: { model: strong, evaluate: (answer) => answer.text.length > 20 },
+ * });
+ * const answer = await lastValueFrom(cheap.stream(request).pipe(routed, collect()));
+ */
+export function route(policy: RoutePolicy): MonoTypeOperatorFunction<LlmEvent> {
+  // The schema checks the shape; the parsed value is the policy itself (Models and functions kept as given).
+  const { rules = [], budget, escalate, count }: RoutePolicy = parseConfig('route', policySchema, policy) as RoutePolicy;
+  if (rules.length === 0 && !budget && !escalate) return identity;
+
+  return operate((source, subscriber) => {
+    const pass = requestGate();
+    let request: RequestEvent | undefined;
+    let current: Answer | undefined;
+    const fail = (error: unknown): void => subscriber.error(error);
+    const notice = (fields: Omit<RouteNotice, 'type' | 'model' | 'modelId'>, to: ModelInfo): void =>
+      subscriber.next({ type: 'route', model: to.name, modelId: to.id, ...fields });
+
+    const run = (stream: Observable<LlmEvent>, info: ModelInfo): void => {
+      const answer = answering(info);
+      stream.subscribe(relay(subscriber, (event: LlmEvent) => pass(event) && answer.next(event), answer.error, answer.complete));
+    };
+
+    /** After the choice: the notice, then the chosen call. `upstreamOpen`: the source is still subscribed (sync decision). */
+    const apply = (choice: RouteChoice | undefined, upstreamOpen: boolean): void => {
+      const { request: req, model } = request!;
+      const to = choice?.model?.info ?? model;
+      if (choice?.model && upstreamOpen) upstream.unsubscribe(); // the source's I/O never starts
+      if (choice) {
+        const { by, reason, utilization, requestTokens } = choice;
+        notice({ from: model.name, by, reason, reset: false, ...(utilization !== undefined ? { utilization } : {}), ...(requestTokens !== undefined ? { requestTokens } : {}) }, to);
+      }
+      if (subscriber.closed) return;
+      if (choice?.model) run(choice.model.stream(req), to);
+      else if (upstreamOpen) current = answering(to);
+      else run(source, to); // resubscribed: the gate swallows its repeated request
+    };
+
+    /** The handler of one answering call: forwards, or (escalation) holds what the verdict decides. */
+    const answering = (info: ModelInfo): Answer => {
+      if (!escalate || info.name === escalate.model.info.name) return { next: (e) => subscriber.next(e), error: fail, complete: () => subscriber.complete() };
+      const { buffer = false, minConfidence = 0.5, evaluate, model: strong } = escalate;
+      const seen: LlmEvent[] = [];
+      const held: LlmEvent[] = [];
+      let sent = false;
+      const accept = (): void => {
+        for (const event of held.splice(0)) subscriber.next(event);
+        subscriber.complete();
+      };
+      const reject = (confidence: number, verdict: number | boolean): void => {
+        for (const event of held.splice(0)) {
+          if (event.type !== 'usage') continue;
+          sent = true;
+          subscriber.next(event);
+        }
+        const reason = typeof verdict === 'boolean' ? 'evaluate() rejected the answer' : `confidence ${confidence} < ${minConfidence}`;
+        notice({ from: info.name, by: 'escalation', reason, reset: sent, confidence }, strong.info);
+        if (!subscriber.closed) run(strong.stream(request!.request), strong.info);
+      };
+      const judge = (verdict: unknown): void => {
+        if (subscriber.closed) return;
+        if (typeof verdict !== 'boolean' && (typeof verdict !== 'number' || Number.isNaN(verdict))) {
+          throw new TypeError(`route(): evaluate() must return a boolean or a number; it returned ${typeof verdict}`);
+        }
+        const confidence = typeof verdict === 'boolean' ? (verdict ? 1 : 0) : verdict;
+        if (confidence >= minConfidence) accept();
+        else reject(confidence, verdict);
+      };
+      return {
+        next(event) {
+          seen.push(event);
+          if (buffer || event.type === 'finish') return void held.push(event);
+          sent = true;
+          subscriber.next(event);
+        },
+        error: fail,
+        complete() {
+          // No finish: nothing whole to judge; pass on what came (collect() will call it malformed).
+          if (!seen.some((e) => e.type === 'finish')) return accept();
+          const verdict = evaluate(completionOf(request!, seen), { request: request!.request, model: info });
+          if (!isPromise(verdict)) return judge(verdict);
+          verdict.then(judge).catch(fail);
+        },
+      };
+    };
+
+    const upstream: Subscriber<LlmEvent> = relay(
+      subscriber,
+      (event: LlmEvent) => {
+        if (current) return void (pass(event) && current.next(event));
+        if (event.type !== 'request') {
+          // Not a request-first stream: nothing to route on.
+          current = { next: (e) => subscriber.next(e), error: fail, complete: () => subscriber.complete() };
+          return current.next(event);
+        }
+        request = event;
+        pass(event);
+        subscriber.next(event);
+        if (subscriber.closed) return;
+        const choice = chooseRoute(event, rules, budget, count);
+        if (!isPromise(choice)) return apply(choice, true);
+        upstream.unsubscribe(); // wait with the source unsubscribed: it sends nothing meanwhile
+        choice.then((chosen) => {
+          if (!subscriber.closed) apply(chosen, false);
+        }).catch(fail);
+      },
+      (error) => (current ? current.error(error) : fail(error)),
+      () => (current ? current.complete() : subscriber.complete()),
+    );
+    source.subscribe(upstream);
+  });
+}
+
+/** The answer as `collect()` would give it (sync: the events are all here). */
+function completionOf(request: RequestEvent, events: readonly LlmEvent[]): Completion {
+  let completion: Completion | undefined;
+  from([request, ...events]).pipe(collect()).subscribe((c) => (completion = c));
+  return completion!;
+}
