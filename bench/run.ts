@@ -1,7 +1,7 @@
 /**
  * `npm run bench` — the benchmark suite.
  *
- *   npx tsx bench/run.ts                 all sections, full runs (< 6 min) → bench/results/latest.{json,md}
+ *   npx tsx bench/run.ts                 all sections, full runs (< 6 min) → bench/results/latest.{json,md}, chart.svg
  *   npx tsx bench/run.ts --quick         1 small run per contender (CI smoke test, < 60 s) → bench/results/tmp/quick.{json,md}
  *   npx tsx bench/run.ts --section parse run only the named section(s) → bench/results/tmp/<names>.{json,md}
  *   npx tsx bench/run.ts --runs 7        processes per cell (every section)
@@ -16,7 +16,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { bundleChildren, childScripts } from './lib/child';
+import { bundleChildren, childScripts, takeChildTimes } from './lib/child';
 import { machineInfo } from './lib/machine';
 import type { BenchSection } from './lib/section';
 import { abortSection } from './abort/index';
@@ -25,6 +25,7 @@ import { CLIENT_PACKAGES } from './clients/index';
 import { memorySection } from './memory/index';
 import { parseSection } from './parse/index';
 import { startBenchServer } from './server';
+import { renderChart } from './tools/chart';
 import { throughputSection } from './throughput/index';
 import { ttftSection } from './ttft/index';
 
@@ -72,13 +73,17 @@ const results: Record<string, unknown> = {};
 const markdown: string[] = [];
 const failures: string[] = [];
 const sectionSeconds: Record<string, number> = {};
+/** Per section: fresh processes started, and the seconds they lived (the rest is the parent's waiting and the server). */
+const sectionProcesses: Record<string, { processes: number; seconds: number }> = {};
 try {
   for (const section of selected) {
     log(`\n== ${section.name}: ${section.description}`);
     const sectionStart = performance.now();
     const result = await section.run({ server, quick, log });
     sectionSeconds[section.name] = Math.round((performance.now() - sectionStart) / 100) / 10;
-    log(`== ${section.name}: ${sectionSeconds[section.name]} s`);
+    const children = takeChildTimes();
+    sectionProcesses[section.name] = { processes: children.processes, seconds: Math.round(children.ms / 100) / 10 };
+    log(`== ${section.name}: ${sectionSeconds[section.name]} s (${children.processes} processes, ${(children.ms / 1000).toFixed(1)} s in them)`);
     results[section.name] = result.json;
     markdown.push(result.markdown);
     failures.push(...result.failures);
@@ -100,7 +105,7 @@ const header = [
   '',
 ].join('\n');
 const md = `${header}\n${markdown.join('\n\n')}\n`;
-const json = { machine, quick, seconds: Math.round(seconds * 10) / 10, sectionSeconds, sections: results, failures };
+const json = { machine, quick, seconds: Math.round(seconds * 10) / 10, sectionSeconds, sectionProcesses, sections: results, failures };
 
 // Only a whole full run replaces the committed results; a quick run or a few sections go to tmp/.
 const out = values.out ?? (quick ? 'tmp/quick' : values.section?.length ? `tmp/${values.section.join('+')}` : 'latest');
@@ -108,9 +113,13 @@ const path = fileURLToPath(new URL(`./results/${out}`, import.meta.url));
 await mkdir(dirname(path), { recursive: true });
 await writeFile(`${path}.json`, `${JSON.stringify(json, null, 2)}\n`);
 await writeFile(`${path}.md`, md);
+// The chart (tools/chart.ts): a full run's goes next to latest.json as chart.svg, any other run's to tmp/.
+const svg = renderChart(json);
+const chart = out === 'latest' ? 'chart.svg' : `${out}.svg`;
+if (svg) await writeFile(fileURLToPath(new URL(`./results/${chart}`, import.meta.url)), svg);
 
 process.stdout.write(`\n${md}\n`);
-log(`wrote bench/results/${out}.{json,md} in ${seconds.toFixed(1)} s`);
+log(`wrote bench/results/${out}.{json,md}${svg ? ` and bench/results/${chart}` : ''} in ${seconds.toFixed(1)} s`);
 if (failures.length > 0) {
   log(`\n${failures.length} failure(s):\n${failures.join('\n')}`);
   process.exitCode = 1;

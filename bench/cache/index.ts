@@ -40,6 +40,7 @@ async function runCache(context: SectionContext, options: CacheBenchOptions): Pr
   const runs = options.runs ?? (quick ? 1 : 5);
   // Full-run sizes keep the whole suite within its 6 minutes (bench/README.md, "Time budget"):
   // 10,000 hits give a p99 from 100 samples; 300,000 ops at 10,000 entries evict throughout.
+  // Quick: the same cells, one process.
   const hitArgs = quick ? ['--hits', '10000', '--warmup', '2000'] : ['--hits', '10000', '--warmup', '3000'];
   const ops = quick ? '200000' : '300000';
   const hits: Record<'same' | 'fresh', HitResult[]> = { same: [], fresh: [] };
@@ -56,26 +57,19 @@ async function runCache(context: SectionContext, options: CacheBenchOptions): Pr
     }
   };
   const load = os.loadavg()[0]!;
-  if (quick) {
-    const all = await child<Array<HitResult | StoreResult>>(['--mode', 'all', '--tokens', '500', ...hitArgs, '--entries', '10000', '--ops', ops], 'quick run');
-    for (const result of all ?? []) {
-      if (result.mode === 'hit') hits[result.fresh ? 'fresh' : 'same'].push(result);
-      else stores[result.policy]!.push(result);
-    }
-    return report(1, hits, stores, failures, [load, os.loadavg()[0]!]);
-  }
+  // One fresh process per round measures every cell (both hit cases, the three policies), in
+  // order in even rounds and in reverse in odd ones; each cell starts with a gc().
+  const args = ['--mode', 'all', '--tokens', '500', ...hitArgs, '--entries', '10000', '--ops', ops];
   for (let round = 0; round < runs; round++) {
-    for (const variant of round % 2 === 0 ? (['same', 'fresh'] as const) : (['fresh', 'same'] as const)) {
-      const result = await child<HitResult>(['--mode', 'hit', '--tokens', '500', ...hitArgs, ...(variant === 'fresh' ? ['--fresh'] : [])], `hit (${variant})`);
-      if (!result) continue;
-      hits[variant].push(result);
-      log(`cache  round ${round + 1}/${runs}  hit ${variant.padEnd(5)}  p50 ${fmt(result.p50Us, 1)} µs  p99 ${fmt(result.p99Us, 1)} µs  (${result.hits} hits)`);
-    }
-    for (const policy of POLICIES) {
-      const result = await child<StoreResult>(['--mode', 'store', '--policy', policy, '--entries', '10000', '--ops', ops], `store ${policy}`);
-      if (!result) continue;
-      stores[policy]!.push(result);
-      log(`cache  round ${round + 1}/${runs}  store ${policy}  ${fmt(result.setsPerSec / 1e6, 2)} M sets/s  ${fmt(result.getsPerSec / 1e6, 2)} M gets/s  (hit ratio ${fmt(result.hitRatio, 2)}, ${result.evictions} evictions)`);
+    const all = await child<Array<HitResult | StoreResult>>([...args, ...(round % 2 === 1 ? ['--reverse'] : [])], `round ${round + 1}`);
+    for (const result of all ?? []) {
+      if (result.mode === 'hit') {
+        hits[result.fresh ? 'fresh' : 'same'].push(result);
+        log(`cache  round ${round + 1}/${runs}  hit ${(result.fresh ? 'fresh' : 'same').padEnd(5)}  p50 ${fmt(result.p50Us, 1)} µs  p99 ${fmt(result.p99Us, 1)} µs  (${result.hits} hits)`);
+      } else {
+        stores[result.policy]!.push(result);
+        log(`cache  round ${round + 1}/${runs}  store ${result.policy}  ${fmt(result.setsPerSec / 1e6, 2)} M sets/s  ${fmt(result.getsPerSec / 1e6, 2)} M gets/s  (hit ratio ${fmt(result.hitRatio, 2)}, ${result.evictions} evictions)`);
+      }
     }
   }
   return report(runs, hits, stores, failures, [load, os.loadavg()[0]!]);

@@ -15,7 +15,12 @@
  * run all the time, and about half the gets hit): first `--ops` sets, then `--ops` gets, keys from
  * a precomputed random sequence; ops/s of each phase.
  *
- * `all`: every cell above, one after the other in this process (for `--quick`: one process start).
+ * `all`: every cell above, one after the other in this process (`--reverse`: in the opposite order)
+ * — what the full run does, one fresh process per round, the order flipping every round.
+ *
+ * Warm-ups: `--warmup` hits before a hit cell's samples; `--store-warmup` set+get pairs (evicting
+ * throughout) before a store cell's timed phases, then the store is cleared. Each cell starts with
+ * a `gc()`, so what an earlier cell left behind is not collected inside a later one's timing.
  *
  * Prints one JSON line on stdout.
  */
@@ -59,6 +64,8 @@ const { values } = parseArgs({
     entries: { type: 'string', default: '10000' },
     ops: { type: 'string', default: '1000000' },
     fresh: { type: 'boolean', default: false },
+    'store-warmup': { type: 'string', default: '50000' },
+    reverse: { type: 'boolean', default: false },
   },
 });
 
@@ -135,7 +142,7 @@ function hitLatency(tokens: number, hits: number, warmup: number, fresh: boolean
   return { mode: 'hit', fresh, tokens, hits, requestBytes, p50Us: at(0.5), p90Us: at(0.9), p99Us: at(0.99), maxUs: samples[hits - 1]!, meanUs: mean };
 }
 
-function storeOps(policy: EvictionPolicy, entries: number, ops: number): StoreResult {
+function storeOps(policy: EvictionPolicy, entries: number, ops: number, warmup: number): StoreResult {
   const store = memoryStore({ eviction: policy, maxEntries: entries, maxBytes: Infinity });
   const keys = Array.from({ length: entries * 2 }, (_, i) => `rxllm:cache:${(i * 2654435761 >>> 0).toString(16).padStart(8, '0')}${i}`);
   const value = { v: 1, e: [{ type: 'text', text: 'hello' }], t: [0] };
@@ -143,12 +150,16 @@ function storeOps(policy: EvictionPolicy, entries: number, ops: number): StoreRe
   let seed = 42;
   const random = (): number => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 4294967296);
   const sequence = Uint32Array.from({ length: ops }, () => Math.floor(random() ** 2 * keys.length));
-  for (let i = 0; i < Math.min(ops, 200_000); i++) {
+  // Warm-up: the set, get and eviction paths optimized (a few thousand calls each is enough for
+  // V8; 50,000 pairs at twice the capacity evict tens of thousands of times).
+  for (let i = 0; i < Math.min(ops, warmup); i++) {
     store.set(keys[sequence[i]!]!, value);
     store.get(keys[sequence[ops - 1 - i]!]!);
   }
   store.clear();
   gc();
+  // The store's counters run on through clear(): evictions are counted from here.
+  const initial = store.stats();
   let start = process.hrtime.bigint();
   for (let i = 0; i < ops; i++) store.set(keys[sequence[i]!]!, value);
   const setNs = Number(process.hrtime.bigint() - start);
@@ -163,19 +174,23 @@ function storeOps(policy: EvictionPolicy, entries: number, ops: number): StoreRe
     setsPerSec: ops / (setNs / 1e9),
     getsPerSec: ops / (getNs / 1e9),
     hitRatio: hits / ops,
-    evictions: before.evictions,
+    evictions: before.evictions - initial.evictions,
   };
 }
 
 const mode = values.mode ?? fail('--mode hit|store|all is required');
 const hit = (fresh: boolean): HitResult => hitLatency(Number(values.tokens), Number(values.hits), Number(values.warmup), fresh);
-const store = (policy: EvictionPolicy): StoreResult => storeOps(policy, Number(values.entries), Number(values.ops));
+const store = (policy: EvictionPolicy): StoreResult => storeOps(policy, Number(values.entries), Number(values.ops), Number(values['store-warmup']));
+const cells: ReadonlyArray<() => HitResult | StoreResult> = [() => hit(false), () => hit(true), () => store('lru'), () => store('lfu'), () => store('fifo')];
 const result: HitResult | StoreResult | Array<HitResult | StoreResult> =
   mode === 'hit'
     ? hit(values.fresh)
     : mode === 'store'
       ? store(values.policy as EvictionPolicy)
-      : mode === 'all' // the --quick smoke run: every cell in this one process
-        ? [hit(false), hit(true), store('lru'), store('lfu'), store('fifo')]
+      : mode === 'all' // every cell in this one process (one process per round)
+        ? (values.reverse ? [...cells].reverse() : cells).map((cell) => {
+            gc();
+            return cell();
+          })
         : fail(`unknown mode "${mode}"`);
 process.stdout.write(`${JSON.stringify(result)}\n`);

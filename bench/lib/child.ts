@@ -29,6 +29,19 @@ export function here(from: string, relative: string): string {
   return fileURLToPath(new URL(relative, from));
 }
 
+/** Every child run so far: how long it lived (spawn → exit), for the time budget (`childTimes`). */
+const lifetimes: number[] = [];
+
+/**
+ * Children started since the last call, and their total lifetime (spawn → exit, ms): `run.ts`
+ * logs it per section, so the time budget (bench/README.md) can be checked against where the
+ * seconds go.
+ */
+export function takeChildTimes(): { readonly processes: number; readonly ms: number } {
+  const taken = lifetimes.splice(0);
+  return { processes: taken.length, ms: taken.reduce((a, b) => a + b, 0) };
+}
+
 /** Script path (.ts) → its bundle (.mjs). */
 const bundles = new Map<string, string>();
 
@@ -82,6 +95,7 @@ export function runChildJson<T>(script: string, args: readonly string[], options
   return new Promise((resolve, reject) => {
     const bundle = bundles.get(script);
     const entry = bundle ? [bundle] : [...TSX_FLAGS, script];
+    const spawned = performance.now();
     const child = spawn(process.execPath, [...(options.nodeFlags ?? []), ...entry, ...args], {
       cwd: options.cwd ?? process.cwd(),
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,6 +111,10 @@ export function runChildJson<T>(script: string, args: readonly string[], options
     });
     child.once('close', (code, signal) => {
       clearTimeout(timer);
+      const lived = performance.now() - spawned;
+      lifetimes.push(lived);
+      // BENCH_TRACE=1: every child's lifetime, to see where a section's seconds go.
+      if (process.env['BENCH_TRACE']) process.stderr.write(`  [child ${(lived / 1000).toFixed(2)} s] ${relative(process.cwd(), script)} ${args.filter((a) => !a.startsWith('http')).join(' ')}\n`);
       const last = stdout.trim().split('\n').pop() ?? '';
       if (code !== 0) {
         reject(new Error(`${script} ${args.join(' ')} exited with ${signal ?? code}\n${stderr.trim()}\n${stdout.trim()}`));

@@ -24,9 +24,7 @@ export interface MemoryOptions {
 export function memoryOptions(quick: boolean, overrides: { runs?: number } = {}): MemoryOptions {
   return quick
     ? { runs: overrides.runs ?? 1, streams: 100, tokens: 30, clients: ALL_CLIENTS }
-    : // 3 processes: heap per stream varies by a few per cent between processes, and each round
-      // costs ~20 s (the AI SDK needs 5–8 s of CPU to open 1,000 streams). `--runs N` overrides.
-      { runs: overrides.runs ?? 3, streams: 1000, tokens: 30, clients: ALL_CLIENTS };
+    : { runs: overrides.runs ?? 5, streams: 1000, tokens: 30, clients: ALL_CLIENTS };
 }
 
 const RUN_ONE = here(import.meta.url, './run-one.ts');

@@ -27,6 +27,8 @@ export interface RunOneResult {
   readonly client: string;
   readonly tokens: number;
   readonly warmupStreams: number;
+  /** Tokens per warm-up stream (`--warmup-size`, else this size). */
+  readonly warmupSize: number;
   /** K: streams in the measured region. */
   readonly streams: number;
   readonly cpuUserUs: number;
@@ -118,6 +120,7 @@ for (const [i, tokens] of sizes.entries()) {
     client: name,
     tokens,
     warmupStreams: i === 0 ? warmed : 0,
+    warmupSize: first,
     streams,
     cpuUserUs: cpu.user,
     cpuSystemUs: cpu.system,
