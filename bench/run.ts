@@ -24,6 +24,8 @@ import { cacheSection } from './cache/index';
 import { CLIENT_PACKAGES } from './clients/index';
 import { memorySection } from './memory/index';
 import { parseSection } from './parse/index';
+import { pipelineSection } from './pipeline/index';
+import { savingsSection } from './savings/index';
 import { startBenchServer } from './server';
 import { renderChart } from './tools/chart';
 import { throughputSection } from './throughput/index';
@@ -52,6 +54,8 @@ const SECTIONS: readonly BenchSection[] = [
   memorySection(runsOverride),
   abortSection(runsOverride),
   cacheSection(runsOverride),
+  pipelineSection(runsOverride),
+  savingsSection(),
 ];
 
 const selected = values.section?.length ? SECTIONS.filter((s) => values.section!.includes(s.name)) : SECTIONS;

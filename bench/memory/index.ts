@@ -4,7 +4,7 @@
  * waits until every stream has its first delta, forces GC and reads `process.memoryUsage()`; the
  * baseline is the same process after warm-up, before opening any stream. Rounds interleave
  * contenders (order flips every round). (Running a round's contenders at once saves nothing on
- * 2 cores: opening 1,000 streams is CPU-bound on both sides.)
+ * 2 cores: opening hundreds of streams is CPU-bound on both sides.)
  */
 import { ALL_CLIENTS, type ClientName } from '../clients/index';
 import { here, roundOrder, tryChildJson } from '../lib/child';

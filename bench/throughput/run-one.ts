@@ -139,7 +139,7 @@ while (warmup.length === 0 || (warmup.length * concurrency * warmupTokens < warm
 }
 
 // No forced gc() here: a full GC shrinks the young generation, and the first round after it pays
-// for growing it again (measured: +30–60% CPU in that round). The measured rounds pay for their
+// for growing it again (measured: +30–80% CPU in that round). The measured rounds pay for their
 // own garbage, as every round in a long-running process does.
 const profiler = values.profile !== undefined ? new Session() : undefined;
 if (profiler) {
