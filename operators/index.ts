@@ -1,7 +1,7 @@
 /**
- * rxllm/operators — pipeable operators over `Observable<LlmEvent>`. Each lives in its own file;
- * they arrive with their issues (cache, retryBackoff, fallback, hedge, deadline, circuitBreaker,
- * meter, budget, rateLimit, route). The building blocks every one of them uses are here now.
+ * rxllm/operators — pipeable operators over `Observable<LlmEvent>`, one per file: resilience
+ * (cache, retryBackoff, fallback, hedge, deadline, circuitBreaker) and cost (meter, budget,
+ * rateLimit, route), and the building blocks they are made of (operate, relay, requestGate).
  */
 export { operate, relay, requestGate } from '../src/stream';
 export { cache, cacheKey } from './cache';

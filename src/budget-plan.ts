@@ -1,7 +1,7 @@
 import { BudgetExceededError, ConfigurationError } from './errors';
 import type { RequestEvent, Usage } from './events';
 import type { Ledger, LedgerPeriod } from './ledger';
-import { costOf, priceOf, type PriceTable } from './pricing';
+import { costAt, priceOf, type PriceTable } from './pricing';
 import type { LlmRequest } from './request';
 import type { MaybePromise } from './stores/store';
 import { requestTokens, tokenCounter, type TokenCounter } from './tokens';
@@ -109,8 +109,7 @@ function buildPlan(event: RequestEvent, limits: BudgetLimits, scope: string, cou
     if (priced && price === undefined) {
       throw new ConfigurationError(`budget(): no price for model '${model}', which maxCostUsd and the ledger need; pass prices: withPrices({ '${model}': { input, output, asOf, source } })`);
     }
-    // A one-entry table: the price is looked up once per call, so costing a delta is O(1).
-    const table: PriceTable | undefined = price === undefined ? undefined : { [model]: price };
+    // The price is looked up once per call, so costing a delta is a little arithmetic.
     let current = initial;
     let inputTokens = countsInput ? requestTokens(event.request, current) : 0;
     loading?.then(
@@ -120,7 +119,7 @@ function buildPlan(event: RequestEvent, limits: BudgetLimits, scope: string, cou
       },
       () => undefined, // the stand-in keeps counting
     );
-    const costOfUsage = (usage: Usage): number => (table ? (costOf(usage, model, table) ?? 0) : 0);
+    const costOfUsage = (usage: Usage): number => (price ? costAt(usage, price) : 0);
     return {
       model,
       get counter() {
@@ -131,7 +130,7 @@ function buildPlan(event: RequestEvent, limits: BudgetLimits, scope: string, cou
       },
       count: (text) => current.count(text),
       costOfUsage,
-      cost: (output) => costOfUsage({ inputTokens, outputTokens: output, totalTokens: inputTokens + output }),
+      cost: (output) => (price ? (inputTokens * price.input + output * price.output) / 1_000_000 : 0),
     };
   };
 

@@ -171,7 +171,11 @@ const SNAPSHOT = /(-\d{4}-\d{2}-\d{2}|-\d{8}|@\d{8}|-\d{3,4}|-latest)$/;
  */
 export function costOf(usage: Usage, model: string, prices: PriceTable = defaultPrices): number | undefined {
   const entry = priceOf(model, prices);
-  if (!entry) return undefined;
+  return entry ? costAt(usage, entry) : undefined;
+}
+
+/** `costOf` with the price already looked up: what operators use per call, so a delta costs no lookup. */
+export function costAt(usage: Usage, entry: ModelPrice): number {
   const cached = entry.cachedInput === undefined ? 0 : Math.min(Math.max(usage.cachedInputTokens ?? 0, 0), usage.inputTokens);
   const usdMicros = (usage.inputTokens - cached) * entry.input + cached * (entry.cachedInput ?? entry.input) + usage.outputTokens * entry.output;
   return usdMicros / 1_000_000;
