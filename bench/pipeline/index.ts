@@ -38,7 +38,7 @@ async function runPipeline(context: SectionContext, runs: number): Promise<Secti
   const tokens = quick ? 2000 : 20_000;
   const args = quick
     ? ['--warmup', '1', '--warmup-tokens', '0', '--warmup-cpu-ms', '20', '--min-cpu-ms', '20']
-    : ['--warmup', '3', '--warmup-tokens', '60000', '--warmup-cpu-ms', '200', '--min-cpu-ms', '250'];
+    : ['--warmup', '3', '--warmup-tokens', '160000', '--warmup-cpu-ms', '300', '--min-cpu-ms', '500'];
   const failures: string[] = [];
   const samples = new Map<ClientName, number[]>(CONTENDERS.map((c) => [c, []]));
   for (let round = 0; round < runs; round++) {
