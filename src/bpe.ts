@@ -72,7 +72,12 @@ export function bpeCounter(file: BpeRankFile): (text: string) => number {
     return tokens;
   };
 
+  // The last text counted: operators in one pipe (meter, budget, rateLimit) count the same delta
+  // one after another, and the same string object compares equal at once.
+  let lastText = '';
+  let lastTokens = 0;
   return (text: string): number => {
+    if (text === lastText) return lastTokens;
     let tokens = 0;
     pattern.lastIndex = 0;
     for (let match = pattern.exec(text); match !== null; match = pattern.exec(text)) {
@@ -89,6 +94,8 @@ export function bpeCounter(file: BpeRankFile): (text: string) => number {
       }
       tokens += n;
     }
+    lastText = text;
+    lastTokens = tokens;
     return tokens;
   };
 }
