@@ -1,4 +1,5 @@
-import type { FallbackNotice, HedgeNotice, LlmEvent, ModelInfo, RetryNotice } from 'rxllm';
+import type { Observable } from 'rxjs';
+import type { FallbackNotice, HedgeNotice, LlmEvent, LlmRequestInput, Model, ModelInfo, RetryNotice } from 'rxllm';
 import { parseRequest } from 'rxllm';
 
 /** Shared event factories for marble tests: one letter per event, the same everywhere. */
@@ -40,3 +41,24 @@ export const hedgeNotice = (phase: HedgeNotice['phase'], attempt: HedgeNotice['a
 
 /** A `cache` notice (cache): `cacheNotice('hit', key)`. */
 export const cacheNotice = (status: 'hit' | 'miss', key: string): Extract<LlmEvent, { type: 'cache' }> => ({ type: 'cache', status, key });
+
+/** A stand-in model for operator tests: `stream()` records the request it got and returns `events`. */
+export interface FakeModel extends Model {
+  readonly requests: LlmRequestInput[];
+}
+
+/**
+ * A `FakeModel`. `model`: its info, or an id (provider 'test', name `test:<id>`). `events`: the
+ * observable every call returns, or a function called per call. `requests` collects what it was sent.
+ */
+export function fakeModel(model: string | ModelInfo, events: Observable<LlmEvent> | (() => Observable<LlmEvent>), requests: LlmRequestInput[] = []): FakeModel {
+  const info: ModelInfo = typeof model === 'string' ? { provider: 'test', id: model, name: `test:${model}` } : model;
+  return {
+    info,
+    requests,
+    stream(input) {
+      requests.push(input);
+      return typeof events === 'function' ? events() : events;
+    },
+  };
+}

@@ -1,31 +1,15 @@
 import { TestScheduler } from 'rxjs/testing';
-import { concat, defer, identity, lastValueFrom, of, takeWhile, throwError, toArray, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
+import { concat, defer, identity, lastValueFrom, of, takeWhile, throwError, toArray, type MonoTypeOperatorFunction } from 'rxjs';
 import { describe, expect, expectTypeOf, it } from 'vitest';
-import { collect, ConfigurationError, LlmError, type LlmEvent, type LlmRequestInput, type Model, type ModelInfo } from 'rxllm';
+import { collect, ConfigurationError, LlmError, type LlmEvent, type Model } from 'rxllm';
 import { fallback, retryBackoff, type FallbackContext } from 'rxllm/operators';
-import { fallbackNotice, parts, request, retryNotice } from '../helpers/events';
+import { fakeModel, fallbackNotice, parts, request, retryNotice, type FakeModel } from '../helpers/events';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
 const unavailable = new LlmError({ code: 'unavailable', message: 'openai 503: overloaded', retryable: true, status: 503 });
 const badRequest = new LlmError({ code: 'bad_request', message: 'openai 400: no', retryable: false, status: 400 });
 
-/** A stand-in model whose stream() returns the given observable, recording the requests it got. */
-interface FakeModel extends Model {
-  readonly requests: LlmRequestInput[];
-}
-function fakeModel(name: string, stream: Observable<LlmEvent>): FakeModel {
-  const info: ModelInfo = { provider: 'test', id: name, name: `test:${name}` };
-  const requests: LlmRequestInput[] = [];
-  return {
-    info,
-    requests,
-    stream(input) {
-      requests.push(input);
-      return stream;
-    },
-  };
-}
 
 /** `r` is the primary's request event (model test:test-model); `s` and `q` are the backups' own. */
 const s = { type: 'request', request, model: { provider: 'test', id: 'b', name: 'test:b' } } satisfies LlmEvent;

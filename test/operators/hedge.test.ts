@@ -6,7 +6,7 @@ import {
 } from 'rxllm';
 import { hedge } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
-import { hedgeNotice, parts, request } from '../helpers/events';
+import { fakeModel, hedgeNotice, parts, request } from '../helpers/events';
 import { afterRequests } from '../helpers/schedulers';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -23,14 +23,6 @@ const attempts = (...list: Observable<LlmEvent>[]): Observable<LlmEvent> & { rea
 
 const backupInfo: ModelInfo = { provider: 'test', id: 'backup', name: 'test:backup' };
 
-/** A Model whose stream() hands out `events` and remembers the requests it was given. */
-const fakeModel = (events: Observable<LlmEvent>, seen: LlmRequestInput[] = []): Model => ({
-  info: backupInfo,
-  stream(input) {
-    seen.push(input);
-    return events;
-  },
-});
 
 const unavailable = new LlmError({ code: 'unavailable', message: 'openai 503', retryable: true, status: 503 });
 const overloaded = new LlmError({ code: 'overloaded', message: 'backup 529', retryable: true, status: 529 });
@@ -65,7 +57,7 @@ describe('hedge()', () => {
       const backup = cold('    r-a-----f|', { ...parts, r: { ...parts.r, model: backupInfo } });
       const seen: LlmRequestInput[] = [];
       const values = { ...parts, s: hedgeNotice('started', 'hedge', 3, 'test:backup'), w: hedgeNotice('won', 'hedge', 5, 'test:backup') };
-      expectObservable(primary.pipe(hedge({ after: '3ms', model: fakeModel(backup, seen) }))).toBe('r--s-(wa)--f|', values);
+      expectObservable(primary.pipe(hedge({ after: '3ms', model: fakeModel(backupInfo, backup, seen) }))).toBe('r--s-(wa)--f|', values);
       expectSubscriptions(primary.subscriptions).toBe('^----!       ');
       expectSubscriptions(backup.subscriptions).toBe(' ---^--------!');
       flush();
@@ -197,7 +189,7 @@ describe('hedge()', () => {
       const primary = cold('r---------a-f|', parts);
       const instant = events({ ...parts.r, model: backupInfo }, parts.a, parts.f);
       const values = { ...parts, s: hedgeNotice('started', 'hedge', 3, 'test:backup'), w: hedgeNotice('won', 'hedge', 3, 'test:backup') };
-      expectObservable(primary.pipe(hedge({ after: 3, model: fakeModel(instant) }))).toBe('r--(swaf|)', values);
+      expectObservable(primary.pipe(hedge({ after: 3, model: fakeModel(backupInfo, instant) }))).toBe('r--(swaf|)', values);
       expectSubscriptions(primary.subscriptions).toBe('^--!');
     });
   });

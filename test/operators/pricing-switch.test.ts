@@ -3,11 +3,11 @@ import { asyncScheduler, from, type Observable, type SchedulerLike } from 'rxjs'
 import { describe, expect, it, vi } from 'vitest';
 import {
   ConfigurationError, createLedger, LlmError, memoryStore, requestTokens, withPrices,
-  type Ledger, type LedgerEntry, type LlmEvent, type LlmRequestInput, type MetricsNotice, type Model, type ModelInfo, type Usage,
+  type Ledger, type LedgerEntry, type LlmEvent, type MetricsNotice, type ModelInfo, type Usage,
 } from 'rxllm';
 import { budget, fallback, hedge, meter, route } from 'rxllm/operators';
 import { loadTokenCounter } from '../../src/tokens';
-import { request } from '../helpers/events';
+import { fakeModel, request } from '../helpers/events';
 
 /**
  * budget() and meter() after an operator that switches models (route, fallback, hedge) price each
@@ -46,14 +46,6 @@ const values = {
 
 const unavailable = new LlmError({ code: 'unavailable', message: 'big 503: overloaded', retryable: true, status: 503 });
 
-/** A stand-in model whose stream() returns `events`. */
-const fakeModel = (model: ModelInfo, events: () => Observable<LlmEvent>, requests: LlmRequestInput[] = []): Model => ({
-  info: model,
-  stream(input) {
-    requests.push(input);
-    return events();
-  },
-});
 
 /** A fixed clock: TestScheduler.run() makes asyncScheduler.now() virtual (frame 0 is 1970). */
 const clock = { now: () => Date.UTC(2025, 5, 15, 12), schedule: asyncScheduler.schedule.bind(asyncScheduler) } as SchedulerLike;

@@ -9,28 +9,12 @@ import { cache, meter, route, type EscalationContext, type RouteBudget } from 'r
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { createLedger } from '../../src/ledger';
 import { requestTokens, tokenCounter, type TokenCounter } from '../../src/tokens';
-import { modelInfo, parts, request } from '../helpers/events';
+import { fakeModel, modelInfo, parts, request, type FakeModel } from '../helpers/events';
 import { pause } from '../helpers/observe';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 const unavailable = new LlmError({ code: 'unavailable', message: 'openai 503: overloaded', retryable: true, status: 503 });
 
-/** A stand-in model whose stream() returns the given observable, recording the requests it got. */
-interface FakeModel extends Model {
-  readonly requests: LlmRequestInput[];
-}
-function fakeModel(id: string, stream: Observable<LlmEvent>): FakeModel {
-  const info: ModelInfo = { provider: 'test', id, name: `test:${id}` };
-  const requests: LlmRequestInput[] = [];
-  return {
-    info,
-    requests,
-    stream(input) {
-      requests.push(input);
-      return stream;
-    },
-  };
-}
 
 const strongInfo: ModelInfo = { provider: 'test', id: 'strong', name: 'test:strong' };
 const s = { type: 'request', request, model: strongInfo } satisfies LlmEvent;
