@@ -1,7 +1,7 @@
 import { BudgetExceededError, ConfigurationError } from './errors';
 import type { RequestEvent, Usage } from './events';
 import type { Ledger, LedgerPeriod } from './ledger';
-import { costAt, priceOf, type PriceTable } from './pricing';
+import { costAt, priceOf, tokensCost, type PriceTable } from './pricing';
 import type { LlmRequest } from './request';
 import type { MaybePromise } from './stores/store';
 import { requestTokens, tokenCounter, type TokenCounter } from './tokens';
@@ -130,7 +130,7 @@ function buildPlan(event: RequestEvent, limits: BudgetLimits, scope: string, cou
       },
       count: (text) => current.count(text),
       costOfUsage,
-      cost: (output) => (price ? (inputTokens * price.input + output * price.output) / 1_000_000 : 0),
+      cost: (output) => (price ? tokensCost(price, inputTokens, output) : 0),
     };
   };
 

@@ -177,6 +177,10 @@ export function costOf(usage: Usage, model: string, prices: PriceTable = default
 /** `costOf` with the price already looked up: what operators use per call, so a delta costs no lookup. */
 export function costAt(usage: Usage, entry: ModelPrice): number {
   const cached = entry.cachedInput === undefined ? 0 : Math.min(Math.max(usage.cachedInputTokens ?? 0, 0), usage.inputTokens);
-  const usdMicros = (usage.inputTokens - cached) * entry.input + cached * (entry.cachedInput ?? entry.input) + usage.outputTokens * entry.output;
-  return usdMicros / 1_000_000;
+  return tokensCost(entry, usage.inputTokens, usage.outputTokens, cached);
+}
+
+/** USD for token counts at a price: `cached` of the `input` tokens at the cached rate. No object per call: for per-delta use. */
+export function tokensCost(entry: ModelPrice, input: number, output: number, cached = 0): number {
+  return ((input - cached) * entry.input + cached * (entry.cachedInput ?? entry.input) + output * entry.output) / 1_000_000;
 }

@@ -29,18 +29,15 @@ const DEFAULT_CONNECTIONS = 256;
  */
 export type RxllmVariant = 'bare' | 'metered' | 'pipeline';
 
-function operatorsFor(variant: RxllmVariant, backup: ReturnType<typeof openaiCompatible>): () => MonoTypeOperatorFunction<LlmEvent> {
-  if (variant === 'bare') return () => identity;
+function operatorsFor(variant: RxllmVariant, backup: ReturnType<typeof openaiCompatible>): MonoTypeOperatorFunction<LlmEvent> {
+  if (variant === 'bare') return identity;
   const never = { maxOutputTokens: 10_000_000, maxCostUsd: 1_000_000 };
-  if (variant === 'metered') {
-    const metered = pipe(meter(), budget(never));
-    return () => metered;
-  }
+  if (variant === 'metered') return pipe(meter(), budget(never));
   const limiter = createRateLimiter({ requestsPerMinute: 1_000_000, tokensPerMinute: 1_000_000_000, concurrency: 10_000 });
   const ledger = createLedger(memoryStore());
   const store = memoryStore({ maxEntries: 64 });
   let key = 0;
-  const pipeline = pipe(
+  return pipe(
     rateLimit(limiter),
     deadline({ firstToken: '30s', idle: '30s' }),
     retryBackoff({ maxRetries: 2 }),
@@ -49,7 +46,6 @@ function operatorsFor(variant: RxllmVariant, backup: ReturnType<typeof openaiCom
     budget({ ...never, ledger, scope: () => 'bench', limitUsd: 1_000_000 }),
     cache(store, { key: () => `miss-${key++}` }),
   );
-  return () => pipeline;
 }
 
 export async function rxllmVariantClient(baseURL: string, options: ClientOptions, variant: RxllmVariant): Promise<BenchClient> {
@@ -65,7 +61,7 @@ export function rxllmClient(baseURL: string, options: ClientOptions = {}, varian
     ...(concurrency > DEFAULT_CONNECTIONS ? { transport: undiciTransport({ connections: concurrency + 16 }) } : {}),
   });
   const operators = operatorsFor(variant, openaiCompatible({ model: 'gpt-4o-mini', baseURL, name: 'backup' }));
-  const streamOf = (tokens: number) => model.stream({ messages: [{ role: 'user', content: 'bench' }], maxOutputTokens: tokens }).pipe(operators(), text());
+  const streamOf = (tokens: number) => model.stream({ messages: [{ role: 'user', content: 'bench' }], maxOutputTokens: tokens }).pipe(operators, text());
   return {
     consume(tokens: number, hooks?: ConsumeHooks): Promise<StreamResult> {
       const first = hooks?.onFirstDelta;

@@ -18,6 +18,7 @@ import {
   type TokenCounter,
 } from '../../src/index';
 import { budget, cache, route } from '../../operators/index';
+import { quantile } from '../lib/stats';
 import { virtualModel, type VirtualModel } from './models';
 import { promptIndex, promptText, TRACE_PATH, type Trace } from './trace';
 import { readFileSync } from 'node:fs';
@@ -58,10 +59,8 @@ export interface ConfigResult {
 
 const prices: PriceTable = withPrices({ 'llama3.2': { input: 0, output: 0, asOf: '2026-11-23', source: 'local model (Ollama): no per-token charge' } });
 
-function quantile(values: number[], q: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]! : Number.NaN;
-}
+/** The q-quantile of unsorted values (bench/lib/stats' nearest rank). */
+const quantileOf = (values: readonly number[], q: number): number => quantile([...values].sort((a, b) => a - b), q);
 
 async function runConfig(config: ConfigName, trace: Trace, counter: TokenCounter): Promise<ConfigResult> {
   const scheduler = new VirtualTimeScheduler(VirtualAction, Infinity);
@@ -156,9 +155,9 @@ async function runConfig(config: ConfigName, trace: Trace, counter: TokenCounter
     config,
     requests: n,
     costUsd,
-    latencyP50Ms: quantile(latencies, 0.5),
-    latencyP95Ms: quantile(latencies, 0.95),
-    ttftP50Ms: quantile(ttfts, 0.5),
+    latencyP50Ms: quantileOf(latencies, 0.5),
+    latencyP95Ms: quantileOf(latencies, 0.95),
+    ttftP50Ms: quantileOf(ttfts, 0.5),
     cacheHitRate: hits / n,
     share: { cache: share.cache / n, strong: share.strong / n, cheap: share.cheap / n, local: share.local / n },
     refused,
