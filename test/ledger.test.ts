@@ -1,12 +1,7 @@
-import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, createLedger, memoryStore, type MemoryStore, type Store, type StoreSetOptions } from 'rxllm';
+import { asyncStore, clockAt } from './helpers/stores';
 
-/** A clock to set by hand: `now()` is `clock.t`. */
-const clockAt = (iso: string): SchedulerLike & { t: number } => {
-  const clock = { t: Date.parse(iso), now: () => clock.t, schedule: asyncScheduler.schedule.bind(asyncScheduler) };
-  return clock as SchedulerLike & { t: number };
-};
 
 /** A memory store that logs its increments (key, by, options). */
 const logged = (inner: MemoryStore): Store & { increments: Array<[string, number, StoreSetOptions | undefined]> } => {
@@ -20,13 +15,6 @@ const logged = (inner: MemoryStore): Store & { increments: Array<[string, number
   };
 };
 
-/** A store that answers every call with a Promise (a Redis stand-in). */
-const asyncStore = (inner: MemoryStore): Store => ({
-  get: async (k) => inner.get(k),
-  set: async (k, v, o) => inner.set(k, v, o),
-  delete: async (k) => inner.delete(k),
-  increment: async (k, by, o) => inner.increment(k, by, o),
-});
 
 describe('createLedger()', () => {
   it('records into the day, month and all-time totals, synchronously with the memory store', () => {

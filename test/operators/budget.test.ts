@@ -1,13 +1,14 @@
 import { TestScheduler } from 'rxjs/testing';
-import { asyncScheduler, concat, defer, identity, lastValueFrom, Observable, of, take, toArray, type SchedulerLike } from 'rxjs';
+import { concat, defer, identity, lastValueFrom, Observable, of, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   BudgetExceededError, collect, ConfigurationError, createEventStream, createLedger, InvalidRequestError, memoryStore, openaiCompatible,
-  countTokens, parseRequest, requestTokens, type Ledger, type LlmEvent, type LlmRequestInput, type MemoryStore, type PriceTable, type Store,
+  countTokens, parseRequest, requestTokens, type Ledger, type LlmEvent, type LlmRequestInput, type PriceTable, type Store,
 } from 'rxllm';
 import { budget, cache } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { modelInfo, parts, request } from '../helpers/events';
+import { asyncStore, clockAt } from '../helpers/stores';
 import { pause, record } from '../helpers/observe';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -29,7 +30,7 @@ const values = {
 const { r, a, b, c, f } = parts;
 
 /** A fixed clock for ledgers (TestScheduler.run() makes asyncScheduler.now() virtual: frame 0 is 1970). */
-const clock = { now: () => Date.UTC(2025, 5, 15, 12), schedule: asyncScheduler.schedule.bind(asyncScheduler) } as SchedulerLike;
+const clock = clockAt('2025-06-15T12:00:00Z');
 
 /** A ledger on a memory store, both on the fixed clock, with `record` spied on. */
 const spiedLedger = (store: Store = memoryStore({ scheduler: clock })): Ledger & { record: ReturnType<typeof vi.fn> } => {
@@ -37,13 +38,6 @@ const spiedLedger = (store: Store = memoryStore({ scheduler: clock })): Ledger &
   return Object.assign(Object.create(null) as object, ledger, { record: vi.fn(ledger.record) }) as Ledger & { record: ReturnType<typeof vi.fn> };
 };
 
-/** A store that answers with Promises (a Redis stand-in). */
-const asyncStore = (inner: MemoryStore = memoryStore()): Store => ({
-  get: async (k) => inner.get(k),
-  set: async (k, v, o) => inner.set(k, v, o),
-  delete: async (k) => inner.delete(k),
-  increment: async (k, by, o) => inner.increment(k, by, o),
-});
 
 describe('budget()', () => {
   describe('cutting the stream', () => {

@@ -10,6 +10,7 @@ import { cache, cacheKey } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { canonicalJson, sha256HexJs } from '../../src/cache/key';
 import { cacheNotice, modelInfo, parts, request, retryNotice } from '../helpers/events';
+import { asyncStore } from '../helpers/stores';
 import { pause, record, waitFor } from '../helpers/observe';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
@@ -36,13 +37,6 @@ const spied = (inner: MemoryStore = memoryStore()): Store & { calls: string[] } 
   };
 };
 
-/** A store that answers with Promises (a Redis stand-in). */
-const asyncStore = (inner: MemoryStore = memoryStore()): Store => ({
-  get: async (k) => inner.get(k),
-  set: async (k, v, o) => inner.set(k, v, o),
-  delete: async (k) => inner.delete(k),
-  increment: async (k, by, o) => inner.increment(k, by, o),
-});
 
 /** Fills `store` with the answer a·b·u·f to `request` (a synchronous miss). */
 const prefill = (store: Store): void => void of(r, a, b, u, f).pipe(cache(store)).subscribe();

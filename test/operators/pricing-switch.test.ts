@@ -1,5 +1,5 @@
 import { TestScheduler } from 'rxjs/testing';
-import { asyncScheduler, from, type Observable, type SchedulerLike } from 'rxjs';
+import { from, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
 import {
   ConfigurationError, createLedger, LlmError, memoryStore, requestTokens, withPrices,
@@ -8,6 +8,7 @@ import {
 import { budget, fallback, hedge, meter, route } from 'rxllm/operators';
 import { loadTokenCounter } from '../../src/tokens';
 import { fakeModel, request } from '../helpers/events';
+import { clockAt } from '../helpers/stores';
 
 /**
  * budget() and meter() after an operator that switches models (route, fallback, hedge) price each
@@ -48,7 +49,7 @@ const unavailable = new LlmError({ code: 'unavailable', message: 'big 503: overl
 
 
 /** A fixed clock: TestScheduler.run() makes asyncScheduler.now() virtual (frame 0 is 1970). */
-const clock = { now: () => Date.UTC(2025, 5, 15, 12), schedule: asyncScheduler.schedule.bind(asyncScheduler) } as SchedulerLike;
+const clock = clockAt('2025-06-15T12:00:00Z');
 /** A ledger on a memory store whose `record` is spied on. */
 const spiedLedger = (): Ledger & { record: ReturnType<typeof vi.fn> } => {
   const ledger = createLedger(memoryStore({ scheduler: clock }), { scheduler: clock });
