@@ -18,6 +18,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { mulberry32 } from '../../src/random';
 
 export const TRACE_PARAMETERS = {
   seed: 20261123,
@@ -55,18 +56,6 @@ export interface Trace {
   readonly requests: readonly TraceRequest[];
 }
 
-/** mulberry32: a small, fast, well-mixed 32-bit PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const TOPICS = ['billing', 'invoices', 'the API rate limits', 'streaming responses', 'SSO login', 'webhooks', 'data export', 'team seats', 'the mobile app', 'refunds', 'usage alerts', 'the audit log'];
 const EASY_FORMS = [
   'How do I change {t}?',
@@ -88,7 +77,7 @@ const WORDS =
 
 /** Generates the trace for `parameters` (deterministic). */
 export function generateTrace(parameters = TRACE_PARAMETERS): Trace {
-  const random = prng(parameters.seed);
+  const random = mulberry32(parameters.seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const between = (lo: number, hi: number): number => Math.round(lo + random() * (hi - lo));
   const prompts: TracePrompt[] = [];
@@ -141,7 +130,7 @@ export function promptIndex(trace: Trace): ReadonlyMap<number, TracePrompt> {
 
 export function promptText(prompt: TracePrompt): string {
   if (prompt.docWords === undefined) return prompt.question;
-  const random = prng(prompt.docSeed ?? 0);
+  const random = mulberry32(prompt.docSeed ?? 0);
   const words: string[] = [];
   for (let i = 0; i < prompt.docWords; i++) words.push(WORDS[Math.floor(random() * WORDS.length)]!);
   return `${prompt.question}\n\n${words.join(' ')}`;

@@ -8,6 +8,7 @@ import { geminiChunks, geminiErrorBody } from '../testing/wire/gemini';
 import { ollamaChunks, ollamaErrorBody } from '../testing/wire/ollama';
 import { openaiResponsesChunks, openaiResponsesErrorBody } from '../testing/wire/openai-responses';
 import { parseConfig } from '../config';
+import { mulberry32 } from '../random';
 import type { ModelInfo } from '../events';
 import { toAnthropicBody } from './anthropic';
 import { anthropicParser } from './anthropic-parser';
@@ -257,13 +258,7 @@ const WIRES: Readonly<Record<SimulatedFormat, Wire>> = {
 function answer(prompt: string, tokens: number, corpus: readonly string[]): string[] {
   let seed = 2166136261;
   for (let i = 0; i < prompt.length; i++) seed = Math.imul(seed ^ prompt.charCodeAt(i), 16777619) >>> 0;
-  const random = (): number => {
-    seed = (seed + 0x6d2b79f5) >>> 0;
-    let t = seed;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = mulberry32(seed);
   const deltas: string[] = [];
   while (deltas.length < tokens) {
     const sentence = corpus[Math.floor(random() * corpus.length)]!;

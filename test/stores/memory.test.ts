@@ -2,6 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import type { SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, memoryStore, type EvictionPolicy, type MemoryStore, type StoreStats } from 'rxllm';
+import { mulberry32 } from '../../src/random';
 
 /** A scheduler whose `now()` the test moves by hand (the store only reads `now()`). */
 const clock = (): SchedulerLike & { advance(ms: number): void } => {
@@ -274,18 +275,6 @@ describe('memoryStore()', () => {
 // ---------------------------------------------------------------------------------------------
 // Property test: the store against a naive O(n) model of the same policy.
 
-/** mulberry32: a small seeded PRNG, so a failure reproduces. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 interface ModelEntry {
   value: unknown;
   size: number;
@@ -407,7 +396,7 @@ class ReferenceStore {
 }
 
 function checkAgainstModel(eviction: EvictionPolicy, seed: number, operations: number): void {
-  const random = prng(seed * 7919 + eviction.length);
+  const random = mulberry32(seed * 7919 + eviction.length); // seeded, so a failure reproduces
   const pick = <T>(list: readonly T[]): T => list[Math.floor(random() * list.length)]!;
   const time = clock();
   let now = 0;
