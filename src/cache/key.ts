@@ -23,10 +23,11 @@ const KEY_VERSION = 2;
  * wrong one). Metadata other than `scope` never changes it; API keys and headers are not in it.
  */
 export function cacheKey(request: LlmRequest, model: ModelInfo, scope?: Readonly<Record<string, string>>): string {
-  const modelPart = { provider: model.provider, id: model.id, baseURL: model.baseURL };
-  const context = JSON.stringify([model.provider, model.id, model.baseURL ?? null]) + (scope ? canonicalJson(scope) : '');
+  const modelJson = canonicalJson({ provider: model.provider, id: model.id, baseURL: model.baseURL });
+  const scopeJson = canonicalJson(scope ?? {});
+  const context = modelJson + scopeJson;
   if (request === last.request && context === last.context) return last.key;
-  const key = sha256Hex(`{"v":${KEY_VERSION},"model":${canonicalJson(modelPart)},"request":${requestJson(request)},"scope":${canonicalJson(scope ?? {})}}`);
+  const key = sha256Hex(`{"v":${KEY_VERSION},"model":${modelJson},"request":${requestJson(request)},"scope":${scopeJson}}`);
   last = { request, context, key };
   return key;
 }
