@@ -252,6 +252,17 @@ const FORMATS: Readonly<Record<Family, ChatFormat>> = {
  * requestTokens(event.request, counter); // 53 for the recorded get_capital request
  */
 export function requestTokens(request: LlmRequest, counter: TokenCounter): number {
+  // rateLimit, route and budget in one pipe each count the same request with the same counter:
+  // the last answer is kept (a request is parsed once per stream() call and never mutated).
+  if (request === lastCount.request && counter === lastCount.counter) return lastCount.tokens;
+  const tokens = countRequest(request, counter);
+  lastCount = { request, counter, tokens };
+  return tokens;
+}
+
+let lastCount: { readonly request: LlmRequest | undefined; readonly counter: TokenCounter | undefined; readonly tokens: number } = { request: undefined, counter: undefined, tokens: 0 };
+
+function countRequest(request: LlmRequest, counter: TokenCounter): number {
   const fam = familyOf.get(counter) ?? 'openai';
   const format = FORMATS[fam];
   const count = (text: string): number => counter.count(text);
