@@ -2,7 +2,7 @@ import { identity, type MonoTypeOperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import { functionSchema, parseConfig } from '../src/config';
 import { BudgetExceededError } from '../src/errors';
-import { isOutput, type LlmEvent, type RequestEvent, type Usage } from '../src/events';
+import { callSwitch, isOutput, type CallSwitch, type LlmEvent, type RequestEvent, type Usage } from '../src/events';
 import { isLedger, scopeOf, type Ledger, type LedgerPeriod, type ScopeSelector } from '../src/ledger';
 import type { PriceTable } from '../src/pricing';
 import type { LlmRequest } from '../src/request';
@@ -166,7 +166,7 @@ export function budget(config: BudgetConfig): MonoTypeOperatorFunction<LlmEvent>
       subscriber.complete();
     };
     /** A further call answers from here: the last one's spend is final; the new one is priced at its own model. */
-    const switchCall = ({ modelId, reset }: Switch): Exceeded | undefined => {
+    const switchCall = ({ modelId, reset }: CallSwitch): Exceeded | undefined => {
       const done = call!;
       if (billed(done)) earlier += costOfCall(done);
       record(done);
@@ -186,7 +186,7 @@ export function budget(config: BudgetConfig): MonoTypeOperatorFunction<LlmEvent>
       } else if (event.type === 'response') current.answered = true;
       else if (event.type === 'finish') settle();
       else {
-        const next = switchOf(event);
+        const next = callSwitch(event);
         // Not enough left for the next call: cut before it starts (the notice is not forwarded).
         const over = next && switchCall(next);
         if (over) return cut(over);
@@ -250,30 +250,6 @@ interface Call {
   /** The provider accepted it (`response`): billed even without output. */
   answered: boolean;
   recorded: boolean;
-}
-
-/** A notice that another provider call answers from here on. */
-interface Switch {
-  /** Its model id; `undefined`: the same model as before (a retry, or a notice that does not say). */
-  readonly modelId: string | undefined;
-  /** Consumers discard the answer so far. */
-  readonly reset: boolean;
-}
-
-/** The call switch a notice announces: retry, fallback, route, and the winner of a hedge race. */
-function switchOf(event: LlmEvent): Switch | undefined {
-  switch (event.type) {
-    case 'retry':
-      return { modelId: undefined, reset: event.reset };
-    case 'fallback':
-      return { modelId: event.toId, reset: event.reset };
-    case 'route':
-      return { modelId: event.modelId, reset: event.reset };
-    case 'hedge':
-      return event.phase === 'won' ? { modelId: event.modelId, reset: false } : undefined;
-    default:
-      return undefined;
-  }
 }
 
 /** A call the provider bills: it answered, produced output or reported usage. */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { LlmError } from './errors';
-import { isOutput, type LlmEvent } from './events';
+import { discardsAnswer, isOutput, type LlmEvent } from './events';
 import { requestGate } from './stream';
 
 /**
@@ -54,7 +54,7 @@ export function attemptLog(afterOutput: AfterOutput): AttemptLog {
     pass(event) {
       if (!gate(event)) return false;
       if (isOutput(event)) started = true;
-      else if ((event.type === 'retry' || event.type === 'fallback' || event.type === 'route') && event.reset) started = false;
+      else if (discardsAnswer(event)) started = false;
       return true;
     },
     get outputStarted() {

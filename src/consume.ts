@@ -1,5 +1,5 @@
 import { Observable, map, type OperatorFunction, type Subscription } from 'rxjs';
-import type { FinishReason, LlmEvent, ModelInfo, Usage } from './events';
+import { discardsAnswer, type FinishReason, type LlmEvent, type ModelInfo, type Usage } from './events';
 import { LlmError } from './errors';
 import { operate, relay } from './stream';
 
@@ -101,18 +101,14 @@ export function collect(): OperatorFunction<LlmEvent, Completion> {
             case 'finish':
               finish = event.rawReason === undefined ? { reason: event.reason } : { reason: event.reason, raw: event.rawReason };
               break;
-            case 'retry':
-            case 'fallback':
-            case 'route':
-              if (event.reset) {
+            default:
+              if (discardsAnswer(event)) {
                 texts = [];
                 reasoning = [];
                 tools = new Map();
                 usage = undefined;
                 finish = undefined;
               }
-              break;
-            default:
               break;
           }
         },

@@ -243,3 +243,36 @@ export function isOutput(event: LlmEvent): event is TextEvent | ReasoningEvent |
 export function isEvent<K extends LlmEventType>(type: K): (event: LlmEvent) => event is Extract<LlmEvent, { type: K }> {
   return (event): event is Extract<LlmEvent, { type: K }> => event.type === type;
 }
+
+/** What a notice says about the provider call behind a stream: another call answers from here on. */
+export interface CallSwitch {
+  /** Its model id; `undefined`: the same model as before (a retry, or a notice that does not say). */
+  readonly modelId: string | undefined;
+  /** Consumers discard the answer so far (`retry`, `fallback`, `route` with `reset: true`). */
+  readonly reset: boolean;
+}
+
+/**
+ * The call switch a notice announces — `retry`, `fallback`, `route`, and the winner of a `hedge`
+ * race — or `undefined` for any other event. The one place that knows which notices start another
+ * call and which make consumers discard the answer so far (`collect()`, `cache`, `meter`, `budget`).
+ */
+export function callSwitch(event: LlmEvent): CallSwitch | undefined {
+  switch (event.type) {
+    case 'retry':
+      return { modelId: undefined, reset: event.reset };
+    case 'fallback':
+      return { modelId: event.toId, reset: event.reset };
+    case 'route':
+      return { modelId: event.modelId, reset: event.reset };
+    case 'hedge':
+      return event.phase === 'won' ? { modelId: event.modelId, reset: false } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/** True for a notice after which consumers discard the answer so far (a switch with `reset: true`). */
+export function discardsAnswer(event: LlmEvent): boolean {
+  return callSwitch(event)?.reset === true;
+}

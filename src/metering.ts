@@ -1,4 +1,4 @@
-import { isOutput, type LlmEvent, type MetricsNotice, type Usage } from './events';
+import { callSwitch, isOutput, type LlmEvent, type MetricsNotice, type Usage } from './events';
 import { costOf, type PriceTable } from './pricing';
 import { RollingCount } from './rolling';
 import { estimateTokens } from './token-estimate';
@@ -63,20 +63,15 @@ export class StreamMeter {
       case 'usage':
         this.addUsage(event.usage);
         return false;
-      case 'route':
-        this.switchModel(event.modelId);
-        if (event.reset) this.resetAnswer();
-        return false;
-      case 'fallback':
-        if (event.toId !== undefined) this.switchModel(event.toId);
-        if (event.reset) this.resetAnswer();
-        return false;
-      case 'hedge':
-        if (event.phase === 'won' && event.modelId !== undefined) this.switchModel(event.modelId);
-        return false;
       case 'retry':
-        if (event.reset) this.resetAnswer();
+      case 'fallback':
+      case 'route':
+      case 'hedge': {
+        const next = callSwitch(event);
+        if (next?.modelId !== undefined) this.switchModel(next.modelId);
+        if (next?.reset) this.resetAnswer();
         return false;
+      }
       default:
         break;
     }

@@ -1,5 +1,5 @@
 import type { SchedulerAction, SchedulerLike, Subscriber } from 'rxjs';
-import type { FinishEvent, LlmEvent } from '../events';
+import { discardsAnswer, type FinishEvent, type LlmEvent } from '../events';
 
 /**
  * A recorded response as the cache stores it: JSON-compatible, so any store can hold it.
@@ -29,7 +29,7 @@ export function toEntry(events: readonly LlmEvent[], times: readonly number[]): 
   let base = 0;
   for (let i = 0; i < events.length; i++) {
     const event = events[i]!;
-    if ((event.type === 'retry' || event.type === 'fallback' || event.type === 'route') && event.reset) {
+    if (discardsAnswer(event)) {
       from = i + 1;
       base = times[i]!;
     }
