@@ -2,13 +2,19 @@ import { defineConfig, type Options } from 'tsup';
 import { resolve } from 'node:path';
 import type { Plugin } from 'esbuild';
 
+/**
+ * Two module graphs, each split into shared chunks so that every source module is bundled once
+ * per graph (`test/package/dist.test.ts` checks it): the Node graph (undici transport) and the
+ * browser graph (fetch transport, no node: built-ins). Every entry has both a Node and a browser
+ * file, so a browser bundler that resolves `rxllm` and `rxllm/operators` with the `browser`
+ * condition gets one copy of the core too — one error class, one tokenizer cache, one secret registry.
+ */
 const shared: Options = {
   format: ['esm', 'cjs'],
   dts: true,
   sourcemap: true,
-  target: 'node20',
-  external: ['rxjs', 'undici', 'eventsource-parser', 'zod'],
-  splitting: false,
+  external: ['rxjs', 'undici', 'eventsource-parser', 'zod', /^js-tiktoken/],
+  splitting: true,
   treeshake: true,
 };
 
@@ -25,13 +31,21 @@ const browserTransport: Plugin = {
 export default defineConfig([
   {
     ...shared,
-    entry: { index: 'src/index.ts', operators: 'operators/index.ts', testing: 'src/testing/index.ts' },
+    target: 'node20',
+    platform: 'node',
+    entry: {
+      index: 'src/index.ts',
+      operators: 'operators/index.ts',
+      providers: 'src/providers/index.ts',
+      testing: 'src/testing/index.ts',
+    },
   },
   {
     ...shared,
-    entry: { 'index.browser': 'src/index.browser.ts' },
+    outDir: 'dist/browser',
     platform: 'browser',
     target: 'es2022',
+    entry: { index: 'src/index.browser.ts', operators: 'operators/index.ts', providers: 'src/providers/index.ts' },
     esbuildPlugins: [browserTransport],
   },
 ]);

@@ -8,6 +8,7 @@ export default defineConfig({
     alias: [
       { find: /^rxllm\/operators$/, replacement: here('./operators/index.ts') },
       { find: /^rxllm\/testing$/, replacement: here('./src/testing/index.ts') },
+      { find: /^rxllm\/providers$/, replacement: here('./src/providers/index.ts') },
       { find: /^rxllm$/, replacement: here('./src/index.ts') },
     ],
   },

@@ -1,15 +1,15 @@
 import { identity, type MonoTypeOperatorFunction } from 'rxjs';
 import { z } from 'zod';
-import { functionSchema, parseConfig } from '../src/config';
-import { BudgetExceededError } from '../src/errors';
-import { callSwitch, isOutput, type CallSwitch, type LlmEvent, type RequestEvent, type Usage } from '../src/events';
-import { isLedger, scopeOf, type Ledger, type LedgerPeriod, type ScopeSelector } from '../src/ledger';
-import type { PriceTable } from '../src/pricing';
-import type { LlmRequest } from '../src/request';
-import { operate, relay, requestGate } from '../src/stream';
-import { isPromise, preparePlan, type BudgetPlan, type CallPricing, type Exceeded } from '../src/budget-plan';
+import { functionSchema, parseConfig } from '../src/core/config';
+import { BudgetExceededError } from '../src/core/errors';
+import { callSwitch, isOutput, type CallSwitch, type LlmEvent, type RequestEvent, type Usage } from '../src/core/events';
+import { isLedger, scopeOf, type Ledger, type LedgerPeriod, type ScopeSelector } from '../src/cost/ledger';
+import type { PriceTable } from '../src/cost/pricing';
+import type { LlmRequest } from '../src/core/request';
+import { operate, relay, requestGate } from '../src/core/stream';
+import { isPromise, preparePlan, type BudgetPlan, type CallPricing, type Exceeded } from '../src/cost/budget-plan';
 
-export type { BudgetLimit } from '../src/budget-plan';
+export type { BudgetLimit } from '../src/cost/budget-plan';
 
 /** Options of `budget()`. Set at least one limit or a `ledger`, or the operator does nothing. */
 export interface BudgetConfig {

@@ -3,13 +3,13 @@ import { z } from 'zod';
 import { cacheKey } from '../src/cache/key';
 import { isEntry, replayEntry, toEntry } from '../src/cache/entry';
 import { Flight, flightsOf } from '../src/cache/flight';
-import type { CacheNotice, LlmEvent, ModelInfo, RequestEvent } from '../src/events';
-import { ConfigurationError } from '../src/errors';
-import { functionSchema, parseConfig } from '../src/config';
-import type { LlmRequest } from '../src/request';
+import type { CacheNotice, LlmEvent, ModelInfo, RequestEvent } from '../src/core/events';
+import { ConfigurationError } from '../src/core/errors';
+import { functionSchema, parseConfig } from '../src/core/config';
+import type { LlmRequest } from '../src/core/request';
 import type { Store, StoreSetOptions } from '../src/stores/store';
-import { operate, relay, requestGate } from '../src/stream';
-import { durationSchema, schedulerSchema, type Duration } from '../src/time';
+import { operate, relay, requestGate } from '../src/core/stream';
+import { durationSchema, schedulerSchema, type Duration } from '../src/core/time';
 
 export { cacheKey };
 

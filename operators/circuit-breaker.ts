@@ -1,11 +1,8 @@
 import type { MonoTypeOperatorFunction } from 'rxjs';
-import { isBreaker, type Breaker, type BreakerPermit } from '../src/breaker';
-import { ConfigurationError } from '../src/errors';
-import type { LlmEvent } from '../src/events';
-import { operate, relay } from '../src/stream';
-
-export { createBreaker } from '../src/breaker';
-export type { Breaker, BreakerConfig, BreakerPermit, BreakerState, BreakerStateChange } from '../src/breaker';
+import { isBreaker, type Breaker, type BreakerPermit } from '../src/control/breaker';
+import { ConfigurationError } from '../src/core/errors';
+import type { LlmEvent } from '../src/core/events';
+import { operate, relay } from '../src/core/stream';
 
 /**
  * Guards a provider or model with a shared circuit breaker (`createBreaker()`): while the circuit

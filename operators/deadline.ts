@@ -1,10 +1,10 @@
 import { asyncScheduler, identity, type MonoTypeOperatorFunction, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { TimeoutError, type TimeoutKind } from '../src/errors';
-import { isOutput, type LlmEvent } from '../src/events';
-import { parseConfig } from '../src/config';
-import { operate, relay } from '../src/stream';
-import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/time';
+import { TimeoutError, type TimeoutKind } from '../src/core/errors';
+import { isOutput, type LlmEvent } from '../src/core/events';
+import { parseConfig } from '../src/core/config';
+import { operate, relay } from '../src/core/stream';
+import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/core/time';
 
 /** Options of `deadline()`. Every limit is optional; set at least one, or the operator does nothing. */
 export interface DeadlineConfig {

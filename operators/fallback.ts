@@ -1,10 +1,10 @@
 import { identity, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 import { z } from 'zod';
-import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/attempts';
-import type { LlmEvent, RequestEvent } from '../src/events';
-import type { Model } from '../src/model';
-import { parseConfig } from '../src/config';
-import { isRetryable, operate, relay } from '../src/stream';
+import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/control/attempts';
+import type { LlmEvent, RequestEvent } from '../src/core/events';
+import type { Model } from '../src/core/model';
+import { parseConfig } from '../src/core/config';
+import { isRetryable, operate, relay } from '../src/core/stream';
 
 /** What `shouldFallback` is told besides the error. */
 export interface FallbackContext {

@@ -1,10 +1,10 @@
 import { asyncScheduler, identity, type MonoTypeOperatorFunction, type Observable, type SchedulerLike, type Subscriber, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { isOutput, type HedgeNotice, type LlmEvent, type RequestEvent } from '../src/events';
-import type { Model } from '../src/model';
-import { parseConfig } from '../src/config';
-import { operate, relay, requestGate } from '../src/stream';
-import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/time';
+import { isOutput, type HedgeNotice, type LlmEvent, type RequestEvent } from '../src/core/events';
+import type { Model } from '../src/core/model';
+import { parseConfig } from '../src/core/config';
+import { operate, relay, requestGate } from '../src/core/stream';
+import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/core/time';
 
 /** Options of `hedge()`. */
 export interface HedgeConfig {

@@ -1,11 +1,11 @@
 import { asyncScheduler, identity, type MonoTypeOperatorFunction, type Observer, type SchedulerAction, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import type { LlmEvent, MetricsNotice } from '../src/events';
-import { functionSchema, parseConfig } from '../src/config';
-import { StreamMeter } from '../src/metering';
-import type { PriceTable } from '../src/pricing';
-import { operate, relay } from '../src/stream';
-import { schedulerSchema, unboundedDurationSchema, durationSchema, type Duration } from '../src/time';
+import type { LlmEvent, MetricsNotice } from '../src/core/events';
+import { functionSchema, parseConfig } from '../src/core/config';
+import { StreamMeter } from '../src/cost/metering';
+import type { PriceTable } from '../src/cost/pricing';
+import { operate, relay } from '../src/core/stream';
+import { schedulerSchema, unboundedDurationSchema, durationSchema, type Duration } from '../src/core/time';
 
 /** Where `meter()` also sends its notices: a function, or an observer (`error`/`complete` follow the stream's). */
 export type MeterSink = ((metrics: MetricsNotice) => void) | Partial<Observer<MetricsNotice>>;

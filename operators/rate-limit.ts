@@ -1,15 +1,12 @@
 import type { MonoTypeOperatorFunction, Subscriber } from 'rxjs';
 import { z } from 'zod';
-import { functionSchema, parseConfig } from '../src/config';
-import { ConfigurationError, LlmError, RateLimitQueueError } from '../src/errors';
-import type { LlmEvent, ModelInfo, RequestEvent } from '../src/events';
-import { isRateLimiter, type RateLimiter, type RateLimitTicket } from '../src/rate-limiter';
-import type { LlmRequest } from '../src/request';
-import { operate, relay, requestGate } from '../src/stream';
-import { requestTokens, tokenCounter, type TokenCounter } from '../src/tokens';
-
-export { createRateLimiter } from '../src/rate-limiter';
-export type { RateLimitDemand, RateLimiter, RateLimiterConfig, RateLimitKey, RateLimits, RateLimitTicket, RateLimitWaiter } from '../src/rate-limiter';
+import { functionSchema, parseConfig } from '../src/core/config';
+import { ConfigurationError, LlmError, RateLimitQueueError } from '../src/core/errors';
+import type { LlmEvent, ModelInfo, RequestEvent } from '../src/core/events';
+import { isRateLimiter, type RateLimiter, type RateLimitTicket } from '../src/control/rate-limiter';
+import type { LlmRequest } from '../src/core/request';
+import { operate, relay, requestGate } from '../src/core/stream';
+import { requestTokens, tokenCounter, type TokenCounter } from '../src/cost/tokens';
 
 /** Options of `rateLimit()`: how this pipeline's requests queue on the shared limiter. */
 export interface RateLimitConfig {

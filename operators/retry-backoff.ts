@@ -1,11 +1,11 @@
 import { asyncScheduler, identity, type MonoTypeOperatorFunction, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
-import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/attempts';
-import { LlmError } from '../src/errors';
-import type { LlmEvent } from '../src/events';
-import { functionSchema, parseConfig } from '../src/config';
-import { isRetryable, operate, relay } from '../src/stream';
-import { durationSchema, schedulerSchema, type Duration } from '../src/time';
+import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/control/attempts';
+import { LlmError } from '../src/core/errors';
+import type { LlmEvent } from '../src/core/events';
+import { functionSchema, parseConfig } from '../src/core/config';
+import { isRetryable, operate, relay } from '../src/core/stream';
+import { durationSchema, schedulerSchema, type Duration } from '../src/core/time';
 
 /** What `shouldRetry` is told besides the error. */
 export interface ShouldRetryContext {

@@ -1,12 +1,12 @@
 import { from, identity, type MonoTypeOperatorFunction, type Observable, type Subscriber } from 'rxjs';
 import { z } from 'zod';
-import { collect, type Completion } from '../src/consume';
-import type { LlmEvent, ModelInfo, RequestEvent, RouteNotice } from '../src/events';
-import { functionSchema, parseConfig } from '../src/config';
-import type { Model } from '../src/model';
-import type { LlmRequest } from '../src/request';
-import { chooseRoute, routeBudgetSchema, routeRuleSchema, type RouteBudget, type RouteChoice, type RouteRule, type RouteTier } from '../src/routing';
-import { operate, relay, requestGate } from '../src/stream';
+import { collect, type Completion } from '../src/core/consume';
+import type { LlmEvent, ModelInfo, RequestEvent, RouteNotice } from '../src/core/events';
+import { functionSchema, parseConfig } from '../src/core/config';
+import type { Model } from '../src/core/model';
+import type { LlmRequest } from '../src/core/request';
+import { chooseRoute, routeBudgetSchema, routeRuleSchema, type RouteBudget, type RouteChoice, type RouteRule, type RouteTier } from '../src/control/routing';
+import { operate, relay, requestGate } from '../src/core/stream';
 
 export type { RouteBudget, RouteRule, RouteTier };
 

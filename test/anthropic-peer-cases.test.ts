@@ -1,6 +1,6 @@
 /**
  * Anthropic Messages edge cases from vercel/ai's Anthropic streaming tests, in
- * ../shared/fixtures/peer-cases (`anthropic-vercel-*`): each `<name>.sse` is served by the mock
+ * test/fixtures/peer-cases (`anthropic-vercel-*`): each `<name>.sse` is served by the mock
  * server, whole and one byte per write, through `anthropic()`, and the result is compared with
  * `<name>.expected.json` under the conventions of peer-cases/SOURCES.md (the checker is
  * test/helpers/peer-cases.ts, the same as for test/openai-peer-cases.test.ts).

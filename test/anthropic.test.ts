@@ -1,5 +1,5 @@
 /**
- * The Anthropic Messages provider: recorded bodies from ../shared/fixtures/anthropic served by the
+ * The Anthropic Messages provider: recorded bodies from test/fixtures/anthropic served by the
  * real mock server (whole and one byte per write) and split purely at every offset; the parser's
  * rules on built streams; the request body on the wire; errors (typed, no key anywhere);
  * configuration; cancellation; the wire builders of rxllm/testing; a cross-provider fallback; and
@@ -9,11 +9,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { from, lastValueFrom, toArray } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  anthropic, anthropicParser, ApiError, collect, ConfigurationError, InvalidRequestError, LlmError, MalformedStreamError,
-  mapAnthropicFinish, mapAnthropicUsage, openaiCompatible, parseRequest, RateLimitError, toAnthropicBody,
-  type LlmEvent, type LlmRequestInput, type Model, type ModelInfo,
-} from 'rxllm';
+import { anthropic, ApiError, collect, ConfigurationError, InvalidRequestError, LlmError, MalformedStreamError, openaiCompatible, parseRequest, RateLimitError, type LlmEvent, type LlmRequestInput, type Model, type ModelInfo } from 'rxllm';
+import { anthropicParser, mapAnthropicFinish, mapAnthropicUsage, toAnthropicBody } from 'rxllm/providers';
 import { fallback } from 'rxllm/operators';
 import { anthropicChunks, anthropicErrorBody, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';

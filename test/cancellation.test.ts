@@ -4,10 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { filter, first, lastValueFrom, Observable, take, takeWhile, toArray } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  collect, fetchTransport, isEvent, LlmError, openaiCompatible, operate, relay, text, toAsyncIterable, toReadableStream, toSSE,
-  undiciTransport, type LlmEvent, type LlmRequestInput, type Transport,
-} from 'rxllm';
+import { collect, fetchTransport, isEvent, LlmError, openaiCompatible, text, toAsyncIterable, toReadableStream, toSSE, undiciTransport, type LlmEvent, type LlmRequestInput } from 'rxllm';
+import { operate, relay } from 'rxllm/operators';
+import { type Transport } from 'rxllm/providers';
 import { Agent } from 'undici';
 import { openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { pause, record, waitFor } from './helpers/observe';

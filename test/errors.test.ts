@@ -1,10 +1,8 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  ApiError, ConnectionError, fetchTransport, LlmError, openai, openaiCompatible, RateLimitError,
-  type LlmEvent, type LlmRequestInput, type Model, type Transport,
-} from 'rxllm';
+import { ApiError, ConnectionError, fetchTransport, LlmError, openai, openaiCompatible, RateLimitError, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
+import { type Transport } from 'rxllm/providers';
 import { jsonReply, openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { pause, record } from './helpers/observe';
 import { errorRenderings, expectNoneContains, oneFailure } from './helpers/failures';

@@ -1,6 +1,6 @@
 /**
  * Gemini edge cases from the streaming tests of the Vercel AI SDK (`@ai-sdk/google`), in
- * ../shared/fixtures/peer-cases (`gemini-vercel-*`): each `<name>.sse` is served by the mock
+ * test/fixtures/peer-cases (`gemini-vercel-*`): each `<name>.sse` is served by the mock
  * server, whole and one byte per write, through `gemini()`, and the result is compared with
  * `<name>.expected.json` under the conventions of peer-cases/SOURCES.md (the checker is
  * test/helpers/peer-cases.ts, the same comparison as test/openai-peer-cases.test.ts).

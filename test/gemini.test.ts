@@ -1,5 +1,5 @@
 /**
- * The Gemini provider: recorded bodies from ../shared/fixtures/gemini served by the real mock
+ * The Gemini provider: recorded bodies from test/fixtures/gemini served by the real mock
  * server (whole and one byte per write) and split purely at every offset; the parser's rules on
  * built streams; the request body on the wire; errors (typed, no key anywhere); configuration;
  * cancellation; the wire builders of rxllm/testing; and a live run when GEMINI_API_KEY is set.
@@ -8,10 +8,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  ApiError, collect, ConfigurationError, gemini, geminiParser, InvalidRequestError, LlmError, MalformedStreamError, parseRequest,
-  RateLimitError, toGeminiBody, toGeminiSchema, type LlmEvent, type LlmRequestInput, type Model,
-} from 'rxllm';
+import { ApiError, collect, ConfigurationError, gemini, InvalidRequestError, LlmError, MalformedStreamError, parseRequest, RateLimitError, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
+import { geminiParser, toGeminiBody, toGeminiSchema } from 'rxllm/providers';
 import { geminiChunks, geminiErrorBody, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR, recordedBodies } from './helpers/fixtures';
 import { pause, record } from './helpers/observe';

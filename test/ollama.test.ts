@@ -10,10 +10,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { filter, from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  ApiError, collect, ConnectionError, fetchTransport, InvalidRequestError, isEvent, MalformedStreamError, ollama,
-  ollamaParser, parseRequest, toOllamaBody, type LlmEvent, type LlmRequestInput, type Model,
-} from 'rxllm';
+import { ApiError, collect, ConnectionError, fetchTransport, InvalidRequestError, isEvent, MalformedStreamError, ollama, parseRequest, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
+import { ollamaParser, toOllamaBody } from 'rxllm/providers';
 import { jsonReply, ollamaChunks, ollamaErrorBody, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';
 import { record, waitFor } from './helpers/observe';

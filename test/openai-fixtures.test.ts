@@ -1,5 +1,5 @@
 /**
- * Recorded Chat Completions bodies (OpenAI, OpenRouter, Groq) from ../shared/fixtures, served by
+ * Recorded Chat Completions bodies (OpenAI, OpenRouter, Groq) from test/fixtures, served by
  * the real mock server and streamed through `openaiCompatible()`: once in one write, once one byte
  * per write. Both runs must yield the same events (or the same error); the sequence is snapshotted
  * per fixture. A pure run (decoder + parser, no HTTP) then splits each body in two at every offset.

@@ -1,6 +1,6 @@
 /**
  * Chat Completions edge cases from the streaming tests of two peer SDKs (openai-node, vercel/ai),
- * in ../shared/fixtures/peer-cases: each `<name>.sse` is served by the mock server, whole and
+ * in test/fixtures/peer-cases: each `<name>.sse` is served by the mock server, whole and
  * one byte per write, through `openaiCompatible()`, and the result is compared with
  * `<name>.expected.json` under the conventions of peer-cases/SOURCES.md (the checker is
  * test/helpers/peer-cases.ts). Usage lists accept any of their values.

@@ -1,5 +1,5 @@
 /**
- * OpenAI Responses API edge cases from vercel/ai's streaming tests, in ../shared/fixtures/peer-cases
+ * OpenAI Responses API edge cases from vercel/ai's streaming tests, in test/fixtures/peer-cases
  * (`openai-responses-vercel-*`): each `<name>.sse` is served by the mock server, whole and one byte
  * per write, through `openaiResponses()`, and the result is compared with `<name>.expected.json`
  * under the conventions of peer-cases/SOURCES.md (the checker is test/helpers/peer-cases.ts, the

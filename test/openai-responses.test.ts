@@ -1,6 +1,6 @@
 /**
  * The OpenAI Responses API (`POST /v1/responses`, SSE) through `openaiResponses()`: every recorded
- * stream in ../shared/fixtures/openai-responses served whole and one byte per write (snapshotted),
+ * stream in test/fixtures/openai-responses served whole and one byte per write (snapshotted),
  * the payload-only quota error framed as SSE, the pure parser split at every offset, the request
  * body, configuration, cancellation, the `openaiResponsesChunks` wire builder end to end, and a
  * live test that runs only with OPENAI_API_KEY.
@@ -10,10 +10,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { from, lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  ApiError, collect, InvalidRequestError, isEvent, LlmError, MalformedStreamError, openaiResponses, openaiResponsesParser,
-  parseRequest, RateLimitError, toResponsesBody, type LlmEvent, type LlmRequestInput, type Model,
-} from 'rxllm';
+import { ApiError, collect, InvalidRequestError, isEvent, LlmError, MalformedStreamError, openaiResponses, parseRequest, RateLimitError, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
+import { openaiResponsesParser, toResponsesBody } from 'rxllm/providers';
 import { jsonReply, openaiResponsesChunks, openaiResponsesErrorBody, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { FIXTURES_DIR } from './helpers/fixtures';
 import { forcedWeatherCall } from './helpers/live';

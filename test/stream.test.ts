@@ -1,7 +1,9 @@
 import { TestScheduler } from 'rxjs/testing';
 import { retry, take, type MonoTypeOperatorFunction } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createEventStream, operate, relay, requestGate, type LlmEvent } from 'rxllm';
+import { type LlmEvent } from 'rxllm';
+import { operate, relay, requestGate } from 'rxllm/operators';
+import { createEventStream } from 'rxllm/providers';
 import { modelInfo, parts } from './helpers/events';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

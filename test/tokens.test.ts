@@ -2,9 +2,9 @@
  * Token counting: lazy loading, model → encoding, exact counts against counts the providers
  * billed, and the estimate for models with no public tokenizer.
  *
- * Billed counts are read from the recorded fixtures in ../shared/fixtures. Those files hold only
+ * Billed counts are read from the recorded fixtures in test/fixtures. Those files hold only
  * response bodies; the prompts that produced them are recorded in the fixtures' source
- * repositories (see ../shared/fixtures/SOURCES.md) and copied below with their location.
+ * repositories (see test/fixtures/SOURCES.md) and copied below with their location.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,13 +12,14 @@ import { describe, expect, it, vi } from 'vitest';
 import type { TokenCounter } from 'rxllm';
 import { FIXTURES_DIR } from './helpers/fixtures';
 
-// Spies on js-tiktoken's rank modules (its encoder class is not used, see src/bpe.ts): each records that it was imported, then is the real module.
+// Spies on js-tiktoken's rank modules (its encoder class is not used, see src/cost/bpe.ts): each records that it was imported, then is the real module.
 const imported: string[] = [];
 vi.mock('js-tiktoken/ranks/o200k_base', async (importOriginal) => (imported.push('o200k_base'), importOriginal()));
 vi.mock('js-tiktoken/ranks/cl100k_base', async (importOriginal) => (imported.push('cl100k_base'), importOriginal()));
 
 // Imported lazily, after the laziness test has imported the entry points first.
-const rxllm = (): Promise<typeof import('rxllm')> => import('rxllm');
+// (loadedEncodings, encodingOf and requestTokens are internals, or rxllm/providers', read from the source.)
+const rxllm = async () => ({ ...(await import('rxllm')), ...(await import('../src/cost/tokens')) });
 
 describe('loading', () => {
   // First in the file, so that nothing has loaded a tokenizer yet.
@@ -47,15 +48,15 @@ describe('loading', () => {
     expect(imported).toHaveLength(1);
   });
 
-  it('no source file imports js-tiktoken statically (operators included): only src/tokens.ts names it, in import() or import type', () => {
+  it('no source file imports js-tiktoken statically (operators included): only src/cost/tokens.ts names it, in import() or import type', () => {
     const files = ['src', 'operators'].flatMap((dir) =>
       readdirSync(new URL(`../${dir}`, import.meta.url), { recursive: true, encoding: 'utf8' })
         .filter((name) => name.endsWith('.ts'))
         .map((name) => `${dir}/${name}`),
     );
     const naming = files.filter((file) => /(from\s*|import\()['"]js-tiktoken/.test(readFileSync(new URL(`../${file}`, import.meta.url), 'utf8')));
-    expect(naming).toEqual(['src/tokens.ts']);
-    const lines = readFileSync(new URL('../src/tokens.ts', import.meta.url), 'utf8').split('\n').filter((line) => /['"]js-tiktoken/.test(line));
+    expect(naming).toEqual(['src/cost/tokens.ts']);
+    const lines = readFileSync(new URL('../src/cost/tokens.ts', import.meta.url), 'utf8').split('\n').filter((line) => /['"]js-tiktoken/.test(line));
     expect(lines.length).toBeGreaterThanOrEqual(2);
     for (const line of lines) expect(line).toMatch(/^import type |import\('js-tiktoken\//);
   });
@@ -279,19 +280,19 @@ describe('the tokenizer-free estimate', () => {
     chinese: '政府周三通过了一项旨在加快行政管理数字化的法律草案。公民今后可以在网上办理大部分政务手续。不过批评人士指出，地方政府的资金问题尚未解决，因此实施可能需要数年时间。',
     japanese: '政府は水曜日、行政のデジタル化を加速させるための法案を閣議決定した。市民は今後、ほとんどの行政手続きをオンラインで行えるようになる。しかし批評家は、地方自治体の財源がまだ確保されていないと指摘している。',
     korean: '정부는 수요일 행정의 디지털화를 가속화하기 위한 법안을 의결했다. 시민들은 앞으로 대부분의 행정 절차를 온라인으로 처리할 수 있게 된다. 그러나 비평가들은 지방 정부의 재원이 아직 확보되지 않았다고 지적한다.',
-    typescript: readFileSync(new URL('../src/request.ts', import.meta.url), 'utf8'),
+    typescript: readFileSync(new URL('../src/core/request.ts', import.meta.url), 'utf8'),
     json: readFileSync(join(FIXTURES_DIR, 'openai-chat/tool-call-usage.sse'), 'utf8'),
   };
 
   it.each(Object.keys(texts))('%s: within 12 % of o200k_base', async (name) => {
-    const { estimateTokens } = await import('../src/token-estimate');
+    const { estimateTokens } = await import('../src/cost/token-estimate');
     const { loadTokenCounter } = await rxllm();
     const exact = (await loadTokenCounter('gpt-4o')).count(texts[name]!);
     expect(Math.abs(estimateTokens(texts[name]!) - exact) / exact).toBeLessThanOrEqual(0.12);
   });
 
   it('is 0 for the empty string and about 1 for a typical streamed delta', async () => {
-    const { estimateTokens } = await import('../src/token-estimate');
+    const { estimateTokens } = await import('../src/cost/token-estimate');
     expect(estimateTokens('')).toBe(0);
     expect([' the', ' capital', ',', ' London', '.', '\n\n', '42'].map(estimateTokens)).toEqual([1, 1, 1, 1, 1, 1, 1]);
   });

@@ -26,7 +26,8 @@
  */
 import { parseArgs } from 'node:util';
 import type { Observable } from 'rxjs';
-import { createEventStream, memoryStore, type EvictionPolicy, type LlmEvent, type LlmRequestInput, type ModelInfo } from '../../src/index';
+import { memoryStore, type EvictionPolicy, type LlmEvent, type LlmRequestInput, type ModelInfo } from '../../src/index';
+import { createEventStream } from '../../src/providers/index';
 import { cache } from '../../operators/index';
 
 export interface HitResult {

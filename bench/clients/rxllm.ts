@@ -10,7 +10,8 @@
 // exports could otherwise resolve the name to the build instead of the code under review.
 import { identity, pipe, type MonoTypeOperatorFunction, type Subscription } from 'rxjs';
 import { createLedger, loadTokenCounter, memoryStore, openaiCompatible, text, undiciTransport, type LlmEvent } from '../../src/index';
-import { budget, cache, createRateLimiter, deadline, fallback, meter, rateLimit, retryBackoff } from '../../operators/index';
+import { createRateLimiter } from '../../src/index';
+import { budget, cache, deadline, fallback, meter, rateLimit, retryBackoff } from '../../operators/index';
 import { nowNs, unsupported, type BenchClient, type ClientOptions, type ConsumeHooks, type LeaveResult, type LeaveVia, type StreamResult } from './types';
 
 /** rxllm's default undici pool: sockets per origin. */

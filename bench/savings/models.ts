@@ -8,7 +8,8 @@
  * generated when the stream finished or was cancelled (a cut stream stops the bill there).
  */
 import { type SchedulerAction, type SchedulerLike } from 'rxjs';
-import { createEventStream, type LlmEvent, type LlmRequest, type Model, type ModelInfo } from '../../src/index';
+import { type LlmEvent, type LlmRequest, type Model, type ModelInfo } from '../../src/index';
+import { createEventStream } from '../../src/providers/index';
 
 export interface VirtualModelOptions {
   readonly id: string;

@@ -5,18 +5,8 @@
  *   npx tsx bench/savings/run-one.ts [--trace bench/savings/trace.json]
  */
 import { VirtualAction, VirtualTimeScheduler, type Observable } from 'rxjs';
-import {
-  createLedger,
-  loadTokenCounter,
-  memoryStore,
-  requestTokens,
-  withPrices,
-  costOf,
-  type LlmEvent,
-  type LlmRequestInput,
-  type PriceTable,
-  type TokenCounter,
-} from '../../src/index';
+import { createLedger, loadTokenCounter, memoryStore, withPrices, costOf, type LlmEvent, type LlmRequestInput, type PriceTable, type TokenCounter } from '../../src/index';
+import { requestTokens } from '../../src/providers/index';
 import { budget, cache, route } from '../../operators/index';
 import { quantile } from '../lib/stats';
 import { virtualModel, type VirtualModel } from './models';

@@ -18,7 +18,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mulberry32 } from '../../src/random';
+import { mulberry32 } from '../../src/core/random';
 
 export const TRACE_PARAMETERS = {
   seed: 20261123,

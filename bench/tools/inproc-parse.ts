@@ -10,7 +10,8 @@
  *   npx tsx bench/tools/inproc-parse.ts [tokens=100000] [rounds=15]
  */
 import { createParser } from 'eventsource-parser';
-import { openaiCompatible, text, type Transport } from '../../src/index';
+import { openaiCompatible, text } from '../../src/index';
+import { type Transport } from '../../src/providers/index';
 import { summarize } from '../lib/stats';
 import { TOKEN_TEXT } from '../lib/wire';
 

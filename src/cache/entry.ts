@@ -1,5 +1,5 @@
 import type { SchedulerAction, SchedulerLike, Subscriber } from 'rxjs';
-import { discardsAnswer, type FinishEvent, type LlmEvent } from '../events';
+import { discardsAnswer, type FinishEvent, type LlmEvent } from '../core/events';
 
 /**
  * A recorded response as the cache stores it: JSON-compatible, so any store can hold it.

@@ -1,5 +1,5 @@
 import { Subscriber, type Subscription } from 'rxjs';
-import type { LlmEvent } from '../events';
+import type { LlmEvent } from '../core/events';
 
 /**
  * Single-flight: one upstream call shared by every concurrent subscriber that missed on the same

@@ -1,5 +1,5 @@
-import type { ModelInfo } from '../events';
-import type { LlmRequest } from '../request';
+import type { ModelInfo } from '../core/events';
+import type { LlmRequest } from '../core/request';
 
 /**
  * Cache keys. A key is the SHA-256 (hex) of the canonical JSON of what decides the answer: the

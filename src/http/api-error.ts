@@ -1,4 +1,4 @@
-import { ApiError, LlmError, RateLimitError } from '../errors';
+import { ApiError, LlmError, RateLimitError } from '../core/errors';
 import { rateLimitOf, requestIdOf, retryAfterMsOf } from './headers';
 import type { HeaderLookup } from './transport';
 

@@ -1,4 +1,4 @@
-import type { RateLimitInfo } from '../events';
+import type { RateLimitInfo } from '../core/events';
 import type { HeaderLookup } from './transport';
 
 /** Response headers kept on the `response` event: request ids and the rate-limit families. Never request headers. */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { shortened } from '../config';
-import { ConfigurationError, InvalidRequestError, registerSecret } from '../errors';
+import { shortened } from '../core/config';
+import { ConfigurationError, InvalidRequestError, registerSecret } from '../core/errors';
 import type { Transport } from '../http/transport';
-import type { LlmRequest } from '../request';
+import type { LlmRequest } from '../core/request';
 
 /** An environment variable, or undefined where there is no `process` (browsers). Empty counts as unset. */
 export function readEnv(name: string): string | undefined {

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { ModelInfo } from '../events';
-import { InvalidRequestError, registerSecret } from '../errors';
+import type { ModelInfo } from '../core/events';
+import { InvalidRequestError, registerSecret } from '../core/errors';
 import type { Transport } from '../http/transport';
-import type { Model } from '../model';
-import { contentText, type LlmRequest } from '../request';
-import { parseConfig } from '../config';
+import type { Model } from '../core/model';
+import { contentText, type LlmRequest } from '../core/request';
+import { parseConfig } from '../core/config';
 import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
 import { geminiParser } from './gemini-parser';
 import { httpModel } from './http-model';

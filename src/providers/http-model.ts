@@ -1,9 +1,9 @@
-import type { ModelInfo } from '../events';
+import type { ModelInfo } from '../core/events';
 import { defaultTransport } from '../http/default-transport';
 import type { Transport } from '../http/transport';
-import type { Model, StreamOptions } from '../model';
-import type { LlmRequest, LlmRequestInput } from '../request';
-import { createEventStream } from '../stream';
+import type { Model, StreamOptions } from '../core/model';
+import type { LlmRequest, LlmRequestInput } from '../core/request';
+import { createEventStream } from '../core/stream';
 import { normalizeHeaders } from './config';
 import { runHttpStream, type CallMeta, type StreamParser } from './http-stream';
 

@@ -1,6 +1,6 @@
 import type { Subscriber, TeardownLogic } from 'rxjs';
-import type { LlmEvent, ModelInfo } from '../events';
-import { ConnectionError, LlmError, redact } from '../errors';
+import type { LlmEvent, ModelInfo } from '../core/events';
+import { ConnectionError, LlmError, redact } from '../core/errors';
 import { errorFromResponse } from '../http/api-error';
 import { keptHeaders, rateLimitOf, requestIdOf } from '../http/headers';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../http/sse';

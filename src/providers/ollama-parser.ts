@@ -1,5 +1,5 @@
-import type { FinishReason, Usage } from '../events';
-import { MalformedStreamError } from '../errors';
+import type { FinishReason, Usage } from '../core/events';
+import { MalformedStreamError } from '../core/errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit, type StreamParser } from './http-stream';
 import { parseWireObject } from './parser-helpers';

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { parseConfig, shortened } from '../config';
-import type { ModelInfo } from '../events';
-import { ConfigurationError, ConnectionError, LlmError, registerSecret } from '../errors';
+import { parseConfig, shortened } from '../core/config';
+import type { ModelInfo } from '../core/events';
+import { ConfigurationError, ConnectionError, LlmError, registerSecret } from '../core/errors';
 import { defaultTransport } from '../http/default-transport';
 import type { HttpSink, Transport } from '../http/transport';
-import type { Model } from '../model';
-import { contentText, type LlmRequest } from '../request';
+import type { Model } from '../core/model';
+import { contentText, type LlmRequest } from '../core/request';
 import { apiKeySchema, baseUrlSchema, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, toolArgumentsObject, transportSchema, withoutTrailingSlashes } from './config';
 import { httpModel } from './http-model';
 import { ollamaParser } from './ollama-parser';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
-import { parseConfig } from '../config';
-import type { ModelInfo } from '../events';
-import { InvalidRequestError, registerSecret } from '../errors';
-import type { Model } from '../model';
-import { contentText, type LlmRequest } from '../request';
+import { parseConfig } from '../core/config';
+import type { ModelInfo } from '../core/events';
+import { InvalidRequestError, registerSecret } from '../core/errors';
+import type { Model } from '../core/model';
+import { contentText, type LlmRequest } from '../core/request';
 import { endpoint, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, withoutTrailingSlashes } from './config';
 import { openaiBaseURL, openaiPlatformHeaders, openaiPlatformShape, type OpenAIPlatformOptions } from './openai';
 import { httpModel } from './http-model';

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { ModelInfo } from '../events';
-import { registerSecret } from '../errors';
+import type { ModelInfo } from '../core/events';
+import { registerSecret } from '../core/errors';
 import type { Transport } from '../http/transport';
-import type { Model } from '../model';
-import { contentText, type LlmRequest } from '../request';
+import type { Model } from '../core/model';
+import { contentText, type LlmRequest } from '../core/request';
 import { httpModel } from './http-model';
 import { openaiChatParser } from './openai-chat-parser';
-import { parseConfig } from '../config';
+import { parseConfig } from '../core/config';
 import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, requireApiKey, SSE_REQUEST_HEADERS, transportSchema } from './config';
 
 /** The options `openai()` and `openaiResponses()` share besides the model: how to reach the OpenAI platform. */

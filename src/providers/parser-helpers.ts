@@ -1,5 +1,5 @@
-import type { Usage } from '../events';
-import { MalformedStreamError } from '../errors';
+import type { Usage } from '../core/events';
+import { MalformedStreamError } from '../core/errors';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit } from './http-stream';
 

@@ -1,7 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { parseConfig } from '../config';
-import { durationSchema, schedulerSchema, type Duration } from '../time';
+import { parseConfig } from '../core/config';
+import { durationSchema, schedulerSchema, type Duration } from '../core/time';
 import type { Store, StoreSetOptions } from './store';
 
 /** Which entry goes first when the store is full. */

@@ -4,8 +4,8 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The shared recorded fixtures: `../shared/fixtures` beside the repository (as in CI's clone). */
-export const FIXTURES_DIR = fileURLToPath(new URL('../../../shared/fixtures', import.meta.url));
+/** The recorded provider fixtures, copied into the repository (see test/fixtures/SOURCES.md for their origins and licences). */
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures', import.meta.url));
 
 /** Every recorded body in a fixture folder, by name: `.sse` streams and `.json` error bodies (not their `.headers.json`). */
 export function recordedBodies(dir: string): string[] {

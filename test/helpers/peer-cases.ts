@@ -1,6 +1,6 @@
 /**
  * The peer-case checker shared by the provider suites (test/*-peer-cases.test.ts): edge cases from
- * peer SDKs' streaming tests, in ../shared/fixtures/peer-cases. Each `<name>.sse` is served by the
+ * peer SDKs' streaming tests, in test/fixtures/peer-cases. Each `<name>.sse` is served by the
  * mock server, whole and one byte per write, through a provider's model, and the result is compared
  * with `<name>.expected.json` under the conventions of peer-cases/SOURCES.md:
  *

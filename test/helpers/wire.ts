@@ -5,8 +5,10 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Observable } from 'rxjs';
-import { LlmError, openaiChatParser, openaiCompatible } from 'rxllm';
-import type { CallMeta, LlmEvent, Model, StreamParser } from 'rxllm';
+import { LlmError, openaiCompatible } from 'rxllm';
+import { openaiChatParser } from 'rxllm/providers';
+import type { LlmEvent, Model } from 'rxllm';
+import type { CallMeta, StreamParser } from 'rxllm/providers';
 import { fixtureReply, jsonReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
 import { afterAll, beforeAll, expect } from 'vitest';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../../src/http/sse';

@@ -1,10 +1,8 @@
 import { TestScheduler } from 'rxjs/testing';
 import { concat, defer, identity, lastValueFrom, Observable, of, take, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  BudgetExceededError, collect, ConfigurationError, createEventStream, createLedger, InvalidRequestError, memoryStore, openaiCompatible,
-  countTokens, parseRequest, requestTokens, type Ledger, type LlmEvent, type LlmRequestInput, type PriceTable, type Store,
-} from 'rxllm';
+import { BudgetExceededError, collect, ConfigurationError, createLedger, InvalidRequestError, memoryStore, openaiCompatible, countTokens, parseRequest, type Ledger, type LlmEvent, type LlmRequestInput, type PriceTable, type Store } from 'rxllm';
+import { createEventStream, requestTokens } from 'rxllm/providers';
 import { budget, cache } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { modelInfo, parts, request } from '../helpers/events';

@@ -2,10 +2,8 @@ import { createHash } from 'node:crypto';
 import { TestScheduler } from 'rxjs/testing';
 import { defer, delay, lastValueFrom, of, takeWhile, tap, toArray, type Observable } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  collect, ConfigurationError, createEventStream, memoryStore, openaiCompatible, parseRequest, type LlmEvent, type LlmRequestInput,
-  type MemoryStore, type ModelInfo, type Store,
-} from 'rxllm';
+import { collect, ConfigurationError, memoryStore, openaiCompatible, parseRequest, type LlmEvent, type LlmRequestInput, type MemoryStore, type ModelInfo, type Store } from 'rxllm';
+import { createEventStream } from 'rxllm/providers';
 import { cache, cacheKey } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { canonicalJson, sha256HexJs } from '../../src/cache/key';

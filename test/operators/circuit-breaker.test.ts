@@ -1,11 +1,10 @@
 import { TestScheduler, type RunHelpers } from 'rxjs/testing';
 import { concat, from, NEVER, take, type Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import {
-  ApiError, CircuitOpenError, ConfigurationError, createEventStream, InvalidRequestError, LlmError, openaiCompatible,
-  type LlmEvent, type LlmRequestInput,
-} from 'rxllm';
-import { circuitBreaker, createBreaker, type Breaker, type BreakerConfig, type BreakerStateChange } from 'rxllm/operators';
+import { ApiError, CircuitOpenError, ConfigurationError, InvalidRequestError, LlmError, openaiCompatible, type LlmEvent, type LlmRequestInput } from 'rxllm';
+import { createEventStream } from 'rxllm/providers';
+import { createBreaker, type Breaker, type BreakerConfig, type BreakerStateChange } from 'rxllm';
+import { circuitBreaker } from 'rxllm/operators';
 import { jsonReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { modelInfo, parts } from '../helpers/events';
 import { pause, record } from '../helpers/observe';

@@ -3,8 +3,8 @@ import { from, identity, lastValueFrom, takeWhile, toArray, type MonoTypeOperato
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { collect, ConfigurationError, LlmError, type LlmEvent, type MetricsNotice, type Usage } from 'rxllm';
 import { meter, retryBackoff } from 'rxllm/operators';
-import { costOf, withPrices, type PriceTable } from '../../src/pricing';
-import { loadTokenCounter } from '../../src/tokens';
+import { costOf, withPrices, type PriceTable } from '../../src/cost/pricing';
+import { loadTokenCounter } from '../../src/cost/tokens';
 import { parts } from '../helpers/events';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));

@@ -1,12 +1,10 @@
 import { TestScheduler } from 'rxjs/testing';
 import { from, type Observable } from 'rxjs';
 import { describe, expect, it, vi } from 'vitest';
-import {
-  ConfigurationError, createLedger, LlmError, memoryStore, requestTokens, withPrices,
-  type Ledger, type LedgerEntry, type LlmEvent, type MetricsNotice, type ModelInfo, type Usage,
-} from 'rxllm';
+import { ConfigurationError, createLedger, LlmError, memoryStore, withPrices, type Ledger, type LedgerEntry, type LlmEvent, type MetricsNotice, type ModelInfo, type Usage } from 'rxllm';
+import { requestTokens } from 'rxllm/providers';
 import { budget, fallback, hedge, meter, route } from 'rxllm/operators';
-import { loadTokenCounter } from '../../src/tokens';
+import { loadTokenCounter } from '../../src/cost/tokens';
 import { fakeModel, request } from '../helpers/events';
 import { clockAt } from '../helpers/stores';
 

@@ -1,7 +1,8 @@
 import type { Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openaiCompatible, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
-import { createRateLimiter, rateLimit } from 'rxllm/operators';
+import { createRateLimiter } from 'rxllm';
+import { rateLimit } from 'rxllm/operators';
 import { jsonReply, openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { pause, record } from '../helpers/observe';
 

@@ -2,14 +2,15 @@ import { TestScheduler } from 'rxjs/testing';
 import { defer, lastValueFrom, of, takeWhile, toArray, type MonoTypeOperatorFunction } from 'rxjs';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { ConfigurationError, parseRequest, RateLimitError, RateLimitQueueError, type LlmEvent, type LlmRequestInput, type ThrottleNotice } from 'rxllm';
-import { createRateLimiter, rateLimit, type RateLimiter, type RateLimiterConfig } from 'rxllm/operators';
-import { requestTokens, type TokenCounter } from '../../src/tokens';
+import { createRateLimiter, type RateLimiter, type RateLimiterConfig } from 'rxllm';
+import { rateLimit } from 'rxllm/operators';
+import { requestTokens, type TokenCounter } from '../../src/cost/tokens';
 import { modelInfo, parts } from '../helpers/events';
 
 // The token counter rateLimit() asks for, replaceable per test (for the tokenizer-loading path).
 const counterOverride = vi.hoisted(() => ({ fn: undefined as undefined | ((model: string) => unknown) }));
-vi.mock('../../src/tokens', async (importOriginal) => {
-  const original = await importOriginal<typeof import('../../src/tokens')>();
+vi.mock('../../src/cost/tokens', async (importOriginal) => {
+  const original = await importOriginal<typeof import('../../src/cost/tokens')>();
   return { ...original, tokenCounter: (model: string) => (counterOverride.fn ? counterOverride.fn(model) : original.tokenCounter(model)) };
 });
 afterEach(() => {

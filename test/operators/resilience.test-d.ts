@@ -1,10 +1,8 @@
 import type { MonoTypeOperatorFunction, Observable } from 'rxjs';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { LlmEvent } from 'rxllm';
-import {
-  circuitBreaker, createBreaker, deadline, hedge, type Breaker, type BreakerPermit, type BreakerState, type BreakerStateChange,
-  type DeadlineConfig, type HedgeConfig,
-} from 'rxllm/operators';
+import { createBreaker, type Breaker, type BreakerPermit, type BreakerState, type BreakerStateChange } from 'rxllm';
+import { circuitBreaker, deadline, hedge, type DeadlineConfig, type HedgeConfig } from 'rxllm/operators';
 
 describe('hedge, deadline, circuitBreaker types', () => {
   it('are MonoTypeOperatorFunction<LlmEvent>', () => {

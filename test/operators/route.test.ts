@@ -7,8 +7,8 @@ import {
 } from 'rxllm';
 import { cache, meter, route, type EscalationContext, type RouteBudget } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
-import { createLedger } from '../../src/ledger';
-import { requestTokens, tokenCounter, type TokenCounter } from '../../src/tokens';
+import { createLedger } from '../../src/cost/ledger';
+import { requestTokens, tokenCounter, type TokenCounter } from '../../src/cost/tokens';
 import { fakeModel, modelInfo, parts, request, type FakeModel } from '../helpers/events';
 import { pause } from '../helpers/observe';
 

@@ -2,7 +2,7 @@ import { TestScheduler } from 'rxjs/testing';
 import type { SchedulerLike } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { ConfigurationError, memoryStore, type EvictionPolicy, type MemoryStore, type StoreStats } from 'rxllm';
-import { mulberry32 } from '../../src/random';
+import { mulberry32 } from '../../src/core/random';
 
 /** A scheduler whose `now()` the test moves by hand (the store only reads `now()`). */
 const clock = (): SchedulerLike & { advance(ms: number): void } => {
