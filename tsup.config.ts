@@ -4,7 +4,7 @@ import type { Plugin } from 'esbuild';
 
 /**
  * Two module graphs, each split into shared chunks so that every source module is bundled once
- * per graph (`test/package/dist.test.ts` checks it): the Node graph (undici transport) and the
+ * per graph (`test/build/dist.test.ts` checks it): the Node graph (undici transport) and the
  * browser graph (fetch transport, no node: built-ins). Every entry has both a Node and a browser
  * file, so a browser bundler that resolves `rxllm` and `rxllm/operators` with the `browser`
  * condition gets one copy of the core too — one error class, one tokenizer cache, one secret registry.
