@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
+import * as rxllm from 'rxllm';
 import { ApiError, ConnectionError, fetchTransport, LlmError, openai, openaiCompatible, RateLimitError, type LlmEvent, type LlmRequestInput, type Model } from 'rxllm';
 import { type Transport } from 'rxllm/providers';
 import { jsonReply, openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
@@ -230,5 +231,201 @@ describe('the one-terminal contract on success', () => {
     expect(seen.nextAfterTerminal).toBe(0);
     expect(seen.values.filter((e) => e.type === 'finish')).toHaveLength(1);
     expect(seen.values.at(-1)).toMatchObject({ type: 'finish', reason: 'stop' });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Identity: literal names, per-class markers, instanceof and is() across copies of the library.
+
+type ErrorsModule = typeof import('../src/core/errors');
+type ErrorName = (typeof ERROR_NAMES)[number];
+
+/** Every error class, each with its parent: the hierarchy the tests expect, written out. */
+const PARENT = {
+  LlmError: undefined,
+  InvalidRequestError: 'LlmError',
+  ConfigurationError: 'LlmError',
+  ApiError: 'LlmError',
+  RateLimitError: 'ApiError',
+  ConnectionError: 'LlmError',
+  MalformedStreamError: 'LlmError',
+  TimeoutError: 'LlmError',
+  BudgetExceededError: 'LlmError',
+  CircuitOpenError: 'LlmError',
+  RateLimitQueueError: 'LlmError',
+} as const satisfies Record<string, string | undefined>;
+const ERROR_NAMES = Object.keys(PARENT) as Array<keyof typeof PARENT>;
+
+/** One instance of class `name`, made by the classes of `m` (one copy of the errors module). */
+function make(m: ErrorsModule, name: ErrorName): InstanceType<ErrorsModule[ErrorName]> {
+  switch (name) {
+    case 'LlmError': return new m.LlmError({ code: 'unknown', message: 'base' });
+    case 'InvalidRequestError': return new m.InvalidRequestError('messages[0].role', 'bad role');
+    case 'ConfigurationError': return new m.ConfigurationError('missing apiKey');
+    case 'ApiError': return new m.ApiError({ code: 'server_error', message: 'boom', status: 500, retryable: true });
+    case 'RateLimitError': return new m.RateLimitError({ message: 'slow down', status: 429, retryAfterMs: 2000 });
+    case 'ConnectionError': return new m.ConnectionError('refused');
+    case 'MalformedStreamError': return new m.MalformedStreamError('bad json');
+    case 'TimeoutError': return new m.TimeoutError('idle', 5000);
+    case 'BudgetExceededError': return new m.BudgetExceededError('output-tokens', 12, 10);
+    case 'CircuitOpenError': return new m.CircuitOpenError('openai', 3000);
+    case 'RateLimitQueueError': return new m.RateLimitQueueError('queue-full', 8, 0);
+  }
+}
+
+/** `name` and every class above it, most derived first. */
+function lineage(name: ErrorName): ErrorName[] {
+  const up: ErrorName | undefined = PARENT[name];
+  return [name, ...(up === undefined ? [] : lineage(up))];
+}
+
+/** Every (class, instance-of-class) pair, with whether the instance should count as one of the class. */
+const PAIRS = ERROR_NAMES.flatMap((cls) => ERROR_NAMES.map((of) => ({ cls, of, expected: lineage(of).includes(cls) })));
+
+const here = rxllm as unknown as ErrorsModule;
+
+describe('error identity', () => {
+  it('the table covers every error class the module exports', () => {
+    const isErrorClass = (v: unknown): boolean => typeof v === 'function' && (v === LlmError || Object.prototype.isPrototypeOf.call(LlmError.prototype, v.prototype));
+    const classes = Object.entries(rxllm).filter(([, v]) => isErrorClass(v)).map(([key]) => key);
+    expect(new Set(classes)).toEqual(new Set(ERROR_NAMES));
+  });
+
+  it.each(ERROR_NAMES)('%s has its literal name in name, toJSON(), String(), the stack and util.inspect', (name) => {
+    const error = make(here, name);
+    expect(error.name).toBe(name);
+    expect(error.toJSON()['name']).toBe(name);
+    expect(JSON.parse(JSON.stringify(error))).toMatchObject({ name });
+    expect(String(error)).toBe(`${name}: ${error.message}`);
+    expect(error.stack?.split('\n')[0]).toBe(`${name}: ${error.message}`);
+    expect(inspect(error).split('\n')[0]).toBe(`${name}: ${error.message}`);
+  });
+
+  it.each(ERROR_NAMES)('%s has its own marker Symbol.for("rxllm.error.<Name>")', (name) => {
+    expect(here[name].marker).toBe(Symbol.for(`rxllm.error.${name}`));
+    expect(Object.hasOwn(here[name], 'marker')).toBe(true);
+  });
+
+  it.each(ERROR_NAMES)('a %s carries the markers of its class and every ancestor, and no other, non-enumerable', (name) => {
+    const error = make(here, name);
+    const markers = Object.getOwnPropertySymbols(error);
+    expect(new Set(markers)).toEqual(new Set(lineage(name).map((n) => Symbol.for(`rxllm.error.${n}`))));
+    for (const marker of markers) expect(Object.getOwnPropertyDescriptor(error, marker)).toMatchObject({ value: true, enumerable: false });
+    expect(Object.keys(error)).not.toContain('marker');
+  });
+
+  it.each(ERROR_NAMES)('%s.is and instanceof are true for %s and its subclasses, false for its parents and siblings', (cls) => {
+    for (const { of, expected } of PAIRS.filter((p) => p.cls === cls)) {
+      const error = make(here, of);
+      expect(here[cls].is(error), `${cls}.is(new ${of})`).toBe(expected);
+      expect(error instanceof here[cls], `new ${of} instanceof ${cls}`).toBe(expected);
+    }
+  });
+
+  it('spot checks: siblings, parents and subclasses', () => {
+    expect(rxllm.TimeoutError.is(new rxllm.ConfigurationError('x'))).toBe(false);
+    expect(new rxllm.ConfigurationError('x') instanceof rxllm.TimeoutError).toBe(false);
+    expect(ApiError.is(new RateLimitError({ message: 'slow down' }))).toBe(true);
+    expect(new RateLimitError({ message: 'slow down' }) instanceof ApiError).toBe(true);
+    expect(RateLimitError.is(new ApiError({ code: 'server_error', message: 'boom' }))).toBe(false);
+    expect(new ApiError({ code: 'server_error', message: 'boom' }) instanceof RateLimitError).toBe(false);
+    expect(LlmError.is(new rxllm.CircuitOpenError('c', 1))).toBe(true);
+  });
+
+  it.each(ERROR_NAMES)('a %s is still instanceof Error, with the right prototype and constructor', (name) => {
+    const error = make(here, name);
+    expect(error instanceof Error).toBe(true);
+    expect(Object.prototype.toString.call(error)).toBe('[object Error]');
+    expect(Object.getPrototypeOf(error)).toBe(here[name].prototype);
+    expect(error.constructor).toBe(here[name]);
+  });
+
+  it('primitives, null, plain objects, plain Errors and the prototypes themselves are not instances', () => {
+    const values: unknown[] = [
+      null, undefined, 'RateLimitError', 42, true, Symbol.for('rxllm.error.LlmError'), {}, [], Object.create(null),
+      { name: 'RateLimitError', code: 'rate_limited', retryable: true }, new Error('plain'), new TypeError('plain'),
+      { [Symbol.for('rxllm.error')]: true }, { [Symbol.for('rxllm.error.LlmError')]: 'yes' },
+      LlmError, RateLimitError, LlmError.prototype, RateLimitError.prototype, Object.prototype,
+    ];
+    for (const name of ERROR_NAMES) {
+      for (const value of values) {
+        expect(here[name].is(value), `${name}.is(${inspect(value)})`).toBe(false);
+        expect(value instanceof here[name], `${inspect(value)} instanceof ${name}`).toBe(false);
+      }
+    }
+  });
+
+  it('an object carrying a class marker counts as that class (marker-based, as undici does)', () => {
+    const foreign = Object.assign(new Error('from elsewhere'), { [Symbol.for('rxllm.error.LlmError')]: true, [Symbol.for('rxllm.error.ApiError')]: true });
+    expect(foreign instanceof ApiError).toBe(true);
+    expect(LlmError.is(foreign)).toBe(true);
+    expect(foreign instanceof RateLimitError).toBe(false);
+  });
+
+  it('a subclass declaring no marker of its own is known by its parent marker, and takes a literal name if it sets one', () => {
+    class ProxyError extends ApiError {
+      override readonly name: string = 'ProxyError';
+    }
+    const error = new ProxyError({ code: 'bad_gateway', message: 'proxy failed', status: 502 });
+    expect(error.name).toBe('ProxyError');
+    expect(error instanceof ProxyError && error instanceof ApiError && LlmError.is(error)).toBe(true);
+    expect(new Set(Object.getOwnPropertySymbols(error))).toEqual(new Set([ApiError.marker, LlmError.marker]));
+  });
+
+  it('codes, retryable and toJSON() are unchanged', () => {
+    expect(make(here, 'RateLimitError').toJSON()).toEqual({ name: 'RateLimitError', code: 'rate_limited', message: 'slow down', retryable: true, status: 429, retryAfterMs: 2000 });
+    expect(make(here, 'BudgetExceededError').toJSON()).toEqual({
+      name: 'BudgetExceededError', code: 'budget_exceeded', message: 'Budget exceeded: output-tokens used 12, limit 10', retryable: false,
+      limit: 'output-tokens', used: 12, max: 10, phase: 'stream',
+    });
+    expect(ERROR_NAMES.map((name) => [name, make(here, name).code, make(here, name).retryable])).toEqual([
+      ['LlmError', 'unknown', false], ['InvalidRequestError', 'invalid_request', false], ['ConfigurationError', 'invalid_configuration', false],
+      ['ApiError', 'server_error', true], ['RateLimitError', 'rate_limited', true], ['ConnectionError', 'connection_failed', true],
+      ['MalformedStreamError', 'malformed_stream', false], ['TimeoutError', 'timeout', true], ['BudgetExceededError', 'budget_exceeded', false],
+      ['CircuitOpenError', 'circuit_open', true], ['RateLimitQueueError', 'rate_limit_queue_full', true],
+    ]);
+  });
+
+  it('instanceof and X.is() narrow to X in TypeScript', () => {
+    const error: unknown = make(here, 'TimeoutError');
+    if (rxllm.TimeoutError.is(error)) expectTypeOf(error).toEqualTypeOf<rxllm.TimeoutError>();
+    if (error instanceof rxllm.TimeoutError) expectTypeOf(error.kind).toEqualTypeOf<rxllm.TimeoutKind>();
+    if (LlmError.is(error)) expectTypeOf(error).toEqualTypeOf<LlmError>();
+    expect(rxllm.TimeoutError.is(error) && error.kind).toBe('idle');
+  });
+});
+
+describe('error identity across copies of rxllm', () => {
+  /** A second, fresh instance of the errors module: what a second install or bundle amounts to. */
+  async function otherCopy(): Promise<ErrorsModule> {
+    vi.resetModules();
+    const other = await import('../src/core/errors');
+    expect(other.RateLimitError).not.toBe(here.RateLimitError); // really another copy
+    return other;
+  }
+
+  it('the copies share no prototype: only the marker can make instanceof hold', async () => {
+    const other = await otherCopy();
+    const error = make(other, 'RateLimitError');
+    expect(Function.prototype[Symbol.hasInstance].call(here.RateLimitError, error)).toBe(false);
+    expect(error instanceof here.RateLimitError).toBe(true);
+  });
+
+  it('instanceof and is() give the same answers both ways for every class and instance', async () => {
+    const other = await otherCopy();
+    for (const [made, checked] of [[other, here], [here, other]] as const) {
+      for (const { cls, of, expected } of PAIRS) {
+        const error = make(made, of);
+        expect(checked[cls].is(error), `${cls}.is(new ${of}) across copies`).toBe(expected);
+        expect(error instanceof checked[cls], `new ${of} instanceof ${cls} across copies`).toBe(expected);
+      }
+    }
+  });
+
+  it('a cause from another copy is kept as an rxllm error, not reduced to name and message', async () => {
+    const other = await otherCopy();
+    const cause = make(other, 'TimeoutError');
+    const error = new ConnectionError('gave up', { cause });
+    expect(error.cause).toBe(cause);
   });
 });

@@ -3,11 +3,42 @@
  * and a `retryable` flag, delivered through the Observable's error channel so `catchError`,
  * RxJS `retry` and rxllm's `retryBackoff` compose with it.
  *
+ * Identity survives bundlers and duplicate installs: each class has a literal `name` (a
+ * minifier renames classes, never string literals) and its own `Symbol.for('rxllm.error.<Name>')`
+ * marker. An instance carries the markers of its class and every ancestor, and
+ * `instanceof` / `X.is()` read the marker of `X` alone, so they answer the same for an error
+ * made by another copy of rxllm (a second install, a second bundle, another module instance).
+ *
  * Secrets never appear in an error: messages built from provider bodies pass through
  * `redact()`, request headers are never stored, and `cause` is reduced to name + message.
  */
 
-const MARKER = Symbol.for('rxllm.error');
+/** What `instanceof` and `is()` need of a class: its own marker. */
+interface Marked {
+  readonly marker: symbol;
+}
+
+/** A constructor of `T` that has a marker; the `this` of `is()` and `Symbol.hasInstance`. */
+type MarkedClass<T> = (abstract new (...args: never[]) => T) & Marked;
+
+/**
+ * Sets, once, the marker of every class from `target` (the `new.target` of the base constructor)
+ * up to `LlmError`: O(depth). Only classes that declare their own `marker` add one, so a user
+ * subclass without one is known by its parent's. Non-enumerable: markers stay out of
+ * `toJSON()`, `util.inspect` and spread copies.
+ */
+function mark(error: LlmError, target: unknown): void {
+  // `typeof` stops a `Reflect.construct` whose new.target is not an Error subclass at the chain's end.
+  for (let c = target; typeof c === 'function' && c !== Error; c = Object.getPrototypeOf(c)) {
+    const own: unknown = Object.getOwnPropertyDescriptor(c, 'marker')?.value;
+    if (typeof own === 'symbol') Object.defineProperty(error, own, { value: true });
+  }
+}
+
+/** True when `value` is an object carrying `marker`; false for primitives, `null` and plain objects. */
+function hasMarker(value: unknown, marker: symbol): boolean {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[marker] === true;
+}
 
 export interface LlmErrorOptions {
   readonly code: string;
@@ -20,8 +51,17 @@ export interface LlmErrorOptions {
   readonly cause?: unknown;
 }
 
-/** The base of every rxllm error. Use `LlmError.is(e)` rather than `instanceof` across bundles. */
+/**
+ * The base of every rxllm error. `e instanceof LlmError` and `LlmError.is(e)` are both true for
+ * any rxllm error, also one created by another copy of the library; the same holds for each
+ * subclass (`e instanceof RateLimitError`, `ApiError.is(e)`): true for that class and its
+ * subclasses only. `name` is a literal (`'RateLimitError'`), so it survives minification.
+ */
 export class LlmError extends Error {
+  /** This class's marker, which every instance of it (and of its subclasses) carries. */
+  static readonly marker: symbol = Symbol.for('rxllm.error.LlmError');
+  // A field, so the most derived class's literal wins: subclass fields are set after super() returns.
+  override readonly name: string = 'LlmError';
   /** Stable snake_case identifier, e.g. `'rate_limited'`. */
   readonly code: string;
   /** Whether the same request may succeed if tried again. */
@@ -36,8 +76,7 @@ export class LlmError extends Error {
 
   constructor(options: LlmErrorOptions) {
     super(redact(options.message), options.cause === undefined ? undefined : { cause: safeCause(options.cause) });
-    Object.defineProperty(this, MARKER, { value: true });
-    this.name = new.target.name;
+    mark(this, new.target);
     this.code = options.code;
     this.retryable = options.retryable ?? false;
     if (options.status !== undefined) this.status = options.status;
@@ -46,9 +85,19 @@ export class LlmError extends Error {
     if (options.requestId !== undefined) this.requestId = options.requestId;
   }
 
-  /** True for any rxllm error, even one created by another copy of the library. */
-  static is(value: unknown): value is LlmError {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[MARKER] === true;
+  /**
+   * True when `value` is an instance of this class or a subclass, even one created by another
+   * copy of the library: `LlmError.is(e)` for any rxllm error, `ApiError.is(e)` for an `ApiError`
+   * or `RateLimitError`. Reads `this`, so call it on the class; to pass it along, wrap it:
+   * `errors.filter((e) => RateLimitError.is(e))`.
+   */
+  static is<T>(this: MarkedClass<T>, value: unknown): value is T {
+    return hasMarker(value, this.marker);
+  }
+
+  /** Makes `instanceof` read this class's marker (inherited by every subclass), as `is()` does. */
+  static override [Symbol.hasInstance]<T>(this: MarkedClass<T>, value: unknown): value is T {
+    return hasMarker(value, this.marker);
   }
 
   toJSON(): Record<string, unknown> {
@@ -63,6 +112,8 @@ export class LlmError extends Error {
 
 /** A request that fails validation: raised before any I/O. `field` is the path, e.g. `messages[0].role`. */
 export class InvalidRequestError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.InvalidRequestError');
+  override readonly name: string = 'InvalidRequestError';
   readonly field: string;
   constructor(field: string, message: string) {
     super({ code: 'invalid_request', message: `Invalid request: ${message}` });
@@ -72,6 +123,8 @@ export class InvalidRequestError extends LlmError {
 
 /** Bad options to a factory (missing API key, bad URL, a wrong option type): thrown at construction. */
 export class ConfigurationError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.ConfigurationError');
+  override readonly name: string = 'ConfigurationError';
   constructor(message: string) {
     super({ code: 'invalid_configuration', message });
   }
@@ -79,6 +132,8 @@ export class ConfigurationError extends LlmError {
 
 /** The provider answered with an error: a non-2xx status, or an error inside a 200 stream. */
 export class ApiError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.ApiError');
+  override readonly name: string = 'ApiError';
   /** The provider's own error type or code, e.g. `'server_error'`, `'tool_use_failed'`. */
   readonly providerCode?: string;
   constructor(options: LlmErrorOptions & { readonly providerCode?: string }) {
@@ -89,6 +144,8 @@ export class ApiError extends LlmError {
 
 /** HTTP 429, or a provider's rate-limit error in the stream. Always retryable. */
 export class RateLimitError extends ApiError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.RateLimitError');
+  override readonly name: string = 'RateLimitError';
   constructor(options: Omit<LlmErrorOptions, 'code' | 'retryable'> & { readonly providerCode?: string }) {
     super({ ...options, code: 'rate_limited', retryable: true });
   }
@@ -96,6 +153,8 @@ export class RateLimitError extends ApiError {
 
 /** The connection failed: refused, reset, DNS, TLS. Retryable: nothing was answered. */
 export class ConnectionError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.ConnectionError');
+  override readonly name: string = 'ConnectionError';
   constructor(message: string, options: { readonly provider?: string; readonly cause?: unknown } = {}) {
     super({ code: 'connection_failed', message, retryable: true, ...options });
   }
@@ -103,6 +162,8 @@ export class ConnectionError extends LlmError {
 
 /** The stream broke the wire format: unparsable JSON, an unknown framing, a truncated body. */
 export class MalformedStreamError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.MalformedStreamError');
+  override readonly name: string = 'MalformedStreamError';
   constructor(message: string, options: { readonly provider?: string; readonly requestId?: string; readonly retryable?: boolean } = {}) {
     super({ code: 'malformed_stream', message, retryable: options.retryable ?? false, ...options });
   }
@@ -113,6 +174,8 @@ export type TimeoutKind = 'first-token' | 'idle' | 'total';
 
 /** A deadline fired. `retryable`: another attempt may be faster. */
 export class TimeoutError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.TimeoutError');
+  override readonly name: string = 'TimeoutError';
   readonly kind: TimeoutKind;
   readonly limitMs: number;
   constructor(kind: TimeoutKind, limitMs: number) {
@@ -127,6 +190,8 @@ export type BudgetPhase = 'preflight' | 'stream';
 
 /** A budget limit refused a request or cut a stream. Not retryable: the same request would exceed it again. */
 export class BudgetExceededError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.BudgetExceededError');
+  override readonly name: string = 'BudgetExceededError';
   /** Which limit: `'input-tokens'`, `'output-tokens'`, `'cost-usd'`, `'ledger-usd'` (from `budget()`), or your own name. */
   readonly limit: string;
   /** What the call used (or, refused before the call, would have used) when the limit was passed. */
@@ -154,6 +219,8 @@ export class BudgetExceededError extends LlmError {
 
 /** A circuit breaker is open: the call failed fast, before any I/O. Retryable (elsewhere, or later). */
 export class CircuitOpenError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.CircuitOpenError');
+  override readonly name: string = 'CircuitOpenError';
   constructor(name: string, retryAfterMs: number) {
     super({ code: 'circuit_open', message: `Circuit "${name}" is open; next probe in ${retryAfterMs} ms`, retryable: true, retryAfterMs });
   }
@@ -170,6 +237,8 @@ export type RateLimitQueueReason = 'queue-full' | 'max-wait';
  * `fallback()` may take it to another model at once. Not a provider 429 (`RateLimitError`).
  */
 export class RateLimitQueueError extends LlmError {
+  static override readonly marker: symbol = Symbol.for('rxllm.error.RateLimitQueueError');
+  override readonly name: string = 'RateLimitQueueError';
   readonly reason: RateLimitQueueReason;
   /** `maxQueue` (requests) or `maxWait` (ms), whichever was reached. */
   readonly limit: number;
