@@ -2,12 +2,12 @@ import { identity, type MonoTypeOperatorFunction } from 'rxjs';
 import { z } from 'zod';
 import { functionSchema, parseConfig } from '../src/core/config';
 import { BudgetExceededError } from '../src/core/errors';
-import { callSwitch, isOutput, type CallSwitch, type LlmEvent, type RequestEvent, type Usage } from '../src/core/events';
+import type { LlmEvent, RequestEvent } from '../src/core/events';
 import { isLedger, scopeOf, type Ledger, type LedgerPeriod, type ScopeSelector } from '../src/cost/ledger';
 import type { PriceTable } from '../src/cost/pricing';
 import type { LlmRequest } from '../src/core/request';
-import { operate, relay, requestGate } from '../src/core/stream';
-import { isPromise, preparePlan, type BudgetPlan, type CallPricing, type Exceeded } from '../src/cost/budget-plan';
+import { holdRequest, operate, type CallObserver, type RequestHold } from '../src/core/stream';
+import { preparePlan, StreamSpend, type Exceeded } from '../src/cost/budget-plan';
 
 export type { BudgetLimit } from '../src/cost/budget-plan';
 
@@ -128,131 +128,44 @@ export function budget(config: BudgetConfig): MonoTypeOperatorFunction<LlmEvent>
   const { scope = (): string => 'global', limitUsd = Infinity, period = 'month' } = options;
   if (maxOutputTokens === Infinity && maxInputTokens === Infinity && maxCostUsd === Infinity && ledger === undefined) return identity;
   const limits = { maxOutputTokens, maxInputTokens, maxCostUsd, limitUsd, period, count, prices, ledger };
+  const scopeFor = (request: LlmRequest): string => scopeOf(scope, request);
 
   return operate((source, subscriber) => {
-    const pass = requestGate();
-    let plan: BudgetPlan | undefined;
-    /** The provider call under way: the request's own, or the one the last switching notice started. */
-    let call: Call | undefined;
-    /** USD of the stream's earlier calls (each recorded when the next began). */
-    let earlier = 0;
-    /** Output tokens of earlier calls that are still part of the answer (no `reset` since). */
-    let kept = 0;
-
-    /** Records a call's spend, once, whatever ends it. */
-    const record = (done: Call): void => {
-      if (done.recorded) return;
-      done.recorded = true;
-      if (!plan?.ledger || !billed(done)) return; // the provider never answered: nothing billed
-      try {
-        const { usage } = done;
-        const entry = plan.ledger.record({ scope: plan.scope, costUsd: costOfCall(done), model: done.pricing.model, ...(usage ? { usage } : {}) });
-        if (isPromise(entry)) entry.catch(() => undefined);
-      } catch {
-        // The answer is what it is; a ledger that fails to keep it must not fail the stream.
-      }
-    };
-    const settle = (): void => {
-      if (call) record(call);
-    };
-    /** What the stream has cost so far: the earlier calls, and this one at its counted tokens. */
-    const spent = (): number => earlier + call!.pricing.cost(call!.output);
+    /** Set once the request is admitted. */
+    let spend: StreamSpend | undefined;
+    const settle = (): void => spend?.settle();
     const cut = ({ limit, used, max }: Exceeded): void => {
       settle();
-      const scoped = limit === 'ledger-usd' ? { scope: plan!.scope } : {};
+      const scoped = limit === 'ledger-usd' ? { scope: spend!.plan.scope } : {};
       subscriber.next({ type: 'budget', limit, used, max, ...scoped });
       if (onExceed === 'error') return subscriber.error(new BudgetExceededError(limit, used, max, { phase: 'stream', ...scoped }));
       subscriber.next({ type: 'finish', reason: 'budget' });
       subscriber.complete();
     };
-    /** A further call answers from here: the last one's spend is final; the new one is priced at its own model. */
-    const switchCall = ({ modelId, reset }: CallSwitch): Exceeded | undefined => {
-      const done = call!;
-      if (billed(done)) earlier += costOfCall(done);
-      record(done);
-      kept = reset ? 0 : kept + done.output;
-      call = { pricing: plan!.callTo(modelId ?? done.pricing.model, done.pricing), output: 0, answered: false, recorded: false };
-      return plan!.exceeded(kept, spent);
-    };
-    const running = (event: LlmEvent): void => {
-      const current = call!;
-      if (isOutput(event)) {
-        current.output += current.pricing.count(event.type === 'tool-call' ? event.argumentsDelta : event.text);
-        const over = plan!.exceeded(kept + current.output, spent);
+    const running: CallObserver = {
+      next(event) {
+        const over = spend!.observe(event);
         if (over) return cut(over);
-      } else if (event.type === 'usage') {
-        current.usage = event.usage;
-        current.output = event.usage.outputTokens;
-      } else if (event.type === 'response') current.answered = true;
-      else if (event.type === 'finish') settle();
-      else {
-        const next = callSwitch(event);
-        // Not enough left for the next call: cut before it starts (the notice is not forwarded).
-        const over = next && switchCall(next);
-        if (over) return cut(over);
-      }
-      subscriber.next(event);
+        subscriber.next(event);
+      },
+      error(error) {
+        settle();
+        subscriber.error(error);
+      },
+      complete() {
+        settle();
+        subscriber.complete();
+      },
     };
-    /** Admits or refuses the planned call; true when admitted. */
-    const decide = (prepared: BudgetPlan): boolean => {
-      const refusal = prepared.refusal();
-      if (refusal) {
-        subscriber.error(refusal);
-        return false;
-      }
-      plan = prepared;
-      call = { pricing: prepared.first, output: 0, answered: false, recorded: false };
-      return true;
-    };
-    const onEvent = (event: LlmEvent): void => {
-      if (!pass(event)) return;
-      if (plan) return running(event);
-      if (event.type !== 'request') throw new TypeError(`budget(): expected a stream that starts with its request event (an rxllm model stream); it started with '${event.type}'`);
-      subscriber.next(event);
-      // Decision order: an outer operator may have left on the request event; then decide nothing.
-      if (subscriber.closed) return;
-      const prepared = preparePlan(event as RequestEvent, limits, (request) => scopeOf(scope, request));
-      if (!isPromise(prepared)) return void decide(prepared);
-      upstream.unsubscribe(); // wait with the source unsubscribed: it sends nothing meanwhile
-      prepared.then(
-        (ready) => {
-          if (subscriber.closed) return;
-          try {
-            // Subscribe again, for real this time; the gate swallows the repeated request.
-            if (decide(ready)) source.subscribe(relay(subscriber, onEvent, onError, onComplete));
-          } catch (error) {
-            subscriber.error(error);
-          }
-        },
-        (error: unknown) => subscriber.error(error),
-      );
-    };
-    const onError = (error: unknown): void => {
-      settle();
-      subscriber.error(error);
-    };
-    const onComplete = (): void => {
-      settle();
-      subscriber.complete();
-    };
-    const upstream = relay(subscriber, onEvent, onError, onComplete);
-    source.subscribe(upstream);
+    /** Admits or refuses the call — at once, or once the tokenizer and the ledger have answered. */
+    const admit = (event: RequestEvent, hold: RequestHold): void =>
+      hold.wait(preparePlan(event, limits, scopeFor), (plan) => {
+        const refusal = plan.refusal();
+        if (refusal) return subscriber.error(refusal);
+        spend = new StreamSpend(plan);
+        hold.proceed();
+      });
+    holdRequest(source, subscriber, admit, running, 'budget()');
     return settle;
   });
 }
-
-/** One provider call of a budgeted stream: how it is priced and what it produced. */
-interface Call {
-  readonly pricing: CallPricing;
-  /** Output tokens: counted from the deltas, or the provider's once `usage` came. */
-  output: number;
-  usage?: Usage;
-  /** The provider accepted it (`response`): billed even without output. */
-  answered: boolean;
-  recorded: boolean;
-}
-
-/** A call the provider bills: it answered, produced output or reported usage. */
-const billed = (call: Call): boolean => call.usage !== undefined || call.output > 0 || call.answered;
-/** USD of a call: its reported usage, else its counted input and output, at its own model's price. */
-const costOfCall = (call: Call): number => (call.usage ? call.pricing.costOfUsage(call.usage) : call.pricing.cost(call.output));

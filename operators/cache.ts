@@ -1,20 +1,18 @@
 import { asyncScheduler, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
-import { cacheKey } from '../src/cache/key';
+import { cacheKey, storeKeyOf, type RequestPredicate } from '../src/cache/key';
 import { isEntry, replayEntry, toEntry } from '../src/cache/entry';
 import { Flight, flightsOf } from '../src/cache/flight';
 import type { CacheNotice, LlmEvent, ModelInfo, RequestEvent } from '../src/core/events';
-import { ConfigurationError } from '../src/core/errors';
 import { functionSchema, parseConfig } from '../src/core/config';
+import { bestEffort } from '../src/core/promise';
 import type { LlmRequest } from '../src/core/request';
-import type { Store, StoreSetOptions } from '../src/stores/store';
-import { operate, relay, requestGate } from '../src/core/stream';
+import { assertStore, type Store, type StoreSetOptions } from '../src/stores/store';
+import { holdRequest, operate, type RequestHold } from '../src/core/stream';
 import { durationSchema, schedulerSchema, type Duration } from '../src/core/time';
 
 export { cacheKey };
-
-/** A function of the request and the model it is for. */
-export type RequestPredicate = (request: LlmRequest, model: ModelInfo) => boolean;
+export type { RequestPredicate };
 
 /** Options of `cache()`. Every field is optional; `cache(store)` caches every request, shared by all. */
 export interface CacheConfig {
@@ -66,9 +64,6 @@ const configSchema = z
   .refine((c) => c.key === undefined || c.scope === undefined, { message: 'expected scope or key, not both', path: ['key'] })
   .refine((c) => c.speed === undefined || c.replay === 'timed', { message: "expected replay: 'timed' with speed", path: ['speed'] });
 
-const isStore = (v: unknown): v is Store => ['get', 'set', 'delete', 'increment'].every((m) => typeof (v as Record<string, unknown> | null)?.[m] === 'function');
-const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<unknown> | null)?.then === 'function';
-
 /**
  * Answers repeated requests from a `Store`: a hit replays the recorded events without a byte
  * leaving the process; concurrent identical misses share one upstream call (single flight).
@@ -114,117 +109,55 @@ const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<un
  * const answer = await lastValueFrom(model.stream(request).pipe(cached, collect()));
  */
 export function cache(store: Store, config: CacheConfig = {}): MonoTypeOperatorFunction<LlmEvent> {
-  if (!isStore(store)) throw new ConfigurationError(`cache(): store: expected a Store (get, set, delete, increment); received ${store === null ? 'null' : typeof store}`);
+  assertStore('cache', store);
   const options = parseConfig('cache', configSchema, config);
   const { ttl, replay = 'instant', speed = 1, scope, key, when, bypass, prefix = 'rxllm:cache:', scheduler = asyncScheduler } = options;
-  const scopeKeys = scope === undefined ? [] : typeof scope === 'string' ? [scope] : scope;
+  const keyOf = storeKeyOf({ key, when, bypass, scope, prefix });
   const setOptions: StoreSetOptions | undefined = ttl === undefined ? undefined : { ttlMs: ttl };
   const timing = replay === 'timed' ? { speed, scheduler } : undefined;
   const flights = flightsOf(store);
   const now = (): number => scheduler.now();
   const save = (flight: Flight): void => {
     const entry = toEntry(flight.events, flight.times);
-    if (!entry) return;
     // The answer is already right; a store that fails to keep it must not fail the stream.
-    try {
-      const done = store.set(flight.key, entry, setOptions);
-      if (isPromise(done)) done.catch(() => undefined);
-    } catch {
-      // ignored, as above
-    }
-  };
-
-  /** The store key for a request, or undefined when it skips the cache. May throw (user code). */
-  const keyOf = ({ request, model }: RequestEvent): string | undefined => {
-    if (when && !when(request, model)) return undefined;
-    if (bypass?.(request, model)) return undefined;
-    if (key) {
-      const own = key(request, model);
-      if (own !== undefined && typeof own !== 'string') throw new TypeError(`cache(): key() must return a string or undefined; it returned ${typeof own}`);
-      return own === undefined ? undefined : prefix + own;
-    }
-    const values: Record<string, string> = {};
-    for (const name of scopeKeys) {
-      const value = request.metadata?.[name];
-      if (value === undefined) return undefined;
-      values[name] = value;
-    }
-    return prefix + cacheKey(request, model, values);
+    if (entry) bestEffort(() => store.set(flight.key, entry, setOptions));
   };
 
   return operate((source, subscriber) => {
-    let state: 'deciding' | 'through' | 'lead' = 'deciding';
-    let flight: Flight | undefined;
     const notice = (status: CacheNotice['status'], k: string): void => subscriber.next({ type: 'cache', status, key: k });
-    const follow = (existing: Flight, k: string): void => {
-      upstream.unsubscribe(); // our own source's I/O never starts (or, after an async lookup, never restarts)
+    /** The same key is in flight: listen to that call; our own source's I/O never starts (or, after an async lookup, never restarts). */
+    const follow = (hold: RequestHold, existing: Flight, k: string): void => {
+      hold.release();
       notice('miss', k);
       if (!subscriber.closed) existing.join(subscriber);
     };
-    /** After the lookup: hit, join a flight, or lead a new one. `upstreamOpen`: the source is still subscribed (sync store). */
-    const decide = (k: string, found: unknown, upstreamOpen: boolean): void => {
+    /** After the lookup: replay a hit, join a flight, or lead a new one with the source. */
+    const answer = (hold: RequestHold, k: string, found: unknown): void => {
       if (isEntry(found)) {
-        upstream.unsubscribe();
+        hold.release();
         notice('hit', k);
         return replayEntry(found, subscriber, timing);
       }
       const existing = flights.get(k);
-      if (existing) return follow(existing, k);
+      if (existing) return follow(hold, existing, k);
       notice('miss', k);
       if (subscriber.closed) return;
-      flight = new Flight(flights, k, now, save);
-      if (upstreamOpen) {
-        // Hand this subscription's source to the flight: it outlives us while others still listen.
-        subscriber.remove(upstream);
-        flight.attach(upstream);
-        state = 'lead';
-        flight.join(subscriber);
-      } else {
-        // Resubscribe for the flight (not chained to us: it outlives us while others listen); the
-        // gate swallows the repeated `request`.
-        const again = flight.subscriber();
-        flight.attach(again);
-        flight.join(subscriber);
-        source.subscribe(relay(again, (event: LlmEvent) => pass(event) && again.next(event)));
-      }
+      const flight = new Flight(flights, k, now, save);
+      // The flight owns the call: it outlives this subscriber while others still listen.
+      hold.proceed(flight, {
+        detach: (call) => {
+          flight.attach(call);
+          flight.join(subscriber);
+        },
+      });
     };
-    const pass = requestGate();
-    const upstream = relay(
-      subscriber,
-      (event: LlmEvent) => {
-        if (!pass(event)) return;
-        if (state === 'lead') return flight!.next(event);
-        if (state === 'through' || event.type !== 'request') {
-          state = 'through'; // not a request-first stream: nothing to key on
-          return subscriber.next(event);
-        }
-        subscriber.next(event);
-        if (subscriber.closed) return;
-        const k = keyOf(event);
-        if (k === undefined) {
-          state = 'through';
-          return;
-        }
-        const existing = flights.get(k);
-        if (existing) return follow(existing, k);
-        const found = store.get(k);
-        if (!isPromise(found)) return decide(k, found, true);
-        upstream.unsubscribe(); // wait with the source unsubscribed: it sends nothing meanwhile
-        found.then(
-          (value) => {
-            if (subscriber.closed) return;
-            try {
-              decide(k, value, false);
-            } catch (error) {
-              subscriber.error(error);
-            }
-          },
-          (error: unknown) => subscriber.error(error),
-        );
-      },
-      (error) => (state === 'lead' ? flight!.error(error) : subscriber.error(error)),
-      () => (state === 'lead' ? flight!.complete() : subscriber.complete()),
-    );
-    source.subscribe(upstream);
+    const lookUp = (event: RequestEvent, hold: RequestHold): void => {
+      const k = keyOf(event.request, event.model);
+      if (k === undefined) return; // skips the cache: the source goes on, untouched
+      const existing = flights.get(k);
+      if (existing) return follow(hold, existing, k);
+      hold.wait(store.get(k), (found) => answer(hold, k, found));
+    };
+    holdRequest(source, subscriber, lookUp);
   });
 }

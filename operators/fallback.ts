@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { afterOutputSchema, attemptLog, causeOf, type AfterOutput } from '../src/control/attempts';
 import type { LlmEvent, RequestEvent } from '../src/core/events';
 import type { Model } from '../src/core/model';
-import { parseConfig } from '../src/core/config';
+import { functionSchema, modelSchema, parseConfig } from '../src/core/config';
 import { isRetryable, operate, relay } from '../src/core/stream';
 
 /** What `shouldFallback` is told besides the error. */
@@ -34,14 +34,9 @@ export interface FallbackConfig {
   readonly afterOutput?: AfterOutput;
 }
 
-const modelSchema = z.custom<Model>(
-  (m) => typeof (m as Model | undefined)?.stream === 'function' && typeof (m as Model).info?.name === 'string',
-  'expected a Model (info and stream())',
-);
-
 const configSchema = z.strictObject({
   models: z.array(modelSchema),
-  shouldFallback: z.custom<NonNullable<FallbackConfig['shouldFallback']>>((f) => typeof f === 'function', 'expected a function (error, context) => boolean').optional(),
+  shouldFallback: functionSchema<NonNullable<FallbackConfig['shouldFallback']>>('a function (error, context) => boolean').optional(),
   afterOutput: afterOutputSchema.optional(),
 });
 

@@ -2,7 +2,7 @@ import { asyncScheduler, identity, type MonoTypeOperatorFunction, type Observabl
 import { z } from 'zod';
 import { isOutput, type HedgeNotice, type LlmEvent, type RequestEvent } from '../src/core/events';
 import type { Model } from '../src/core/model';
-import { parseConfig } from '../src/core/config';
+import { modelSchema, parseConfig } from '../src/core/config';
 import { operate, relay, requestGate } from '../src/core/stream';
 import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/core/time';
 
@@ -22,12 +22,9 @@ export interface HedgeConfig {
   readonly scheduler?: SchedulerLike;
 }
 
-const isModel = (value: unknown): value is Model =>
-  typeof (value as Model | undefined)?.stream === 'function' && typeof (value as Model).info?.name === 'string';
-
 const configSchema = z.strictObject({
   after: unboundedDurationSchema,
-  model: z.custom<Model>(isModel, 'expected a Model (an object with info and stream())').optional(),
+  model: modelSchema.optional(),
   scheduler: schedulerSchema.optional(),
 });
 

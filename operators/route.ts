@@ -1,12 +1,12 @@
-import { from, identity, type MonoTypeOperatorFunction, type Observable, type Subscriber } from 'rxjs';
+import { identity, type MonoTypeOperatorFunction, type Subscriber } from 'rxjs';
 import { z } from 'zod';
-import { collect, type Completion } from '../src/core/consume';
+import type { Completion } from '../src/core/consume';
 import type { LlmEvent, ModelInfo, RequestEvent, RouteNotice } from '../src/core/events';
-import { functionSchema, parseConfig } from '../src/core/config';
+import { functionSchema, modelSchema, parseConfig } from '../src/core/config';
 import type { Model } from '../src/core/model';
 import type { LlmRequest } from '../src/core/request';
-import { chooseRoute, routeBudgetSchema, routeRuleSchema, type RouteBudget, type RouteChoice, type RouteRule, type RouteTier } from '../src/control/routing';
-import { operate, relay, requestGate } from '../src/core/stream';
+import { chooseRoute, completionOf, routeBudgetSchema, routeRuleSchema, verdictOf, type RouteBudget, type RouteRule, type RouteTier } from '../src/control/routing';
+import { holdRequest, operate, type CallObserver, type RequestHold } from '../src/core/stream';
 
 export type { RouteBudget, RouteRule, RouteTier };
 
@@ -48,7 +48,6 @@ export interface RoutePolicy {
   readonly count?: (text: string) => number;
 }
 
-const modelSchema = z.custom<Model>((m) => typeof (m as Model | undefined)?.stream === 'function' && typeof (m as Model).info?.name === 'string', 'expected a Model (info and stream())');
 const escalateSchema = z.strictObject({
   model: modelSchema,
   evaluate: functionSchema<RouteEscalation['evaluate']>('a function (answer, context) => number | boolean | Promise<…>'),
@@ -61,15 +60,6 @@ const policySchema = z.strictObject({
   escalate: escalateSchema.optional(),
   count: functionSchema<(text: string) => number>('a function (text) => number').optional(),
 });
-
-const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<unknown> | null)?.then === 'function';
-
-/** Handles one answering call's events after its `request` event. */
-interface Answer {
-  next(event: LlmEvent): void;
-  error(error: unknown): void;
-  complete(): void;
-}
 
 /**
  * Picks the model for each request — by rules, by budget utilization — and escalates weak answers
@@ -125,111 +115,69 @@ export function route(policy: RoutePolicy): MonoTypeOperatorFunction<LlmEvent> {
   if (rules.length === 0 && !budget && !escalate) return identity;
 
   return operate((source, subscriber) => {
-    const pass = requestGate();
-    let request: RequestEvent | undefined;
-    let current: Answer | undefined;
-    const fail = (error: unknown): void => subscriber.error(error);
-    const notice = (fields: Omit<RouteNotice, 'type' | 'model' | 'modelId'>, to: ModelInfo): void =>
-      subscriber.next({ type: 'route', model: to.name, modelId: to.id, ...fields });
-
-    const run = (stream: Observable<LlmEvent>, info: ModelInfo): void => {
-      const answer = answering(info);
-      stream.subscribe(relay(subscriber, (event: LlmEvent) => pass(event) && answer.next(event), answer.error, answer.complete));
-    };
-
-    /** After the choice: the notice, then the chosen call. `upstreamOpen`: the source is still subscribed (sync decision). */
-    const apply = (choice: RouteChoice | undefined, upstreamOpen: boolean): void => {
-      const { request: req, model } = request!;
-      const to = choice?.model?.info ?? model;
-      if (choice?.model && upstreamOpen) upstream.unsubscribe(); // the source's I/O never starts
-      if (choice) {
-        const { by, reason, utilization, requestTokens } = choice;
-        notice({ from: model.name, by, reason, reset: false, ...(utilization !== undefined ? { utilization } : {}), ...(requestTokens !== undefined ? { requestTokens } : {}) }, to);
-      }
-      if (subscriber.closed) return;
-      if (choice?.model) run(choice.model.stream(req), to);
-      else if (upstreamOpen) current = answering(to);
-      else run(source, to); // resubscribed: the gate swallows its repeated request
-    };
-
-    /** The handler of one answering call: forwards, or (escalation) holds what the verdict decides. */
-    const answering = (info: ModelInfo): Answer => {
-      if (!escalate || info.name === escalate.model.info.name) return { next: (e) => subscriber.next(e), error: fail, complete: () => subscriber.complete() };
-      const { buffer = false, minConfidence = 0.5, evaluate, model: strong } = escalate;
-      const seen: LlmEvent[] = [];
-      const held: LlmEvent[] = [];
-      let sent = false;
-      const accept = (): void => {
-        for (const event of held.splice(0)) subscriber.next(event);
-        subscriber.complete();
-      };
-      const reject = (confidence: number, verdict: number | boolean): void => {
-        for (const event of held.splice(0)) {
-          if (event.type !== 'usage') continue;
-          sent = true;
-          subscriber.next(event);
+    /** The observer of one answering call: downstream itself, or one that holds the answer for the verdict. */
+    const answering = (event: RequestEvent, info: ModelInfo, hold: RequestHold): CallObserver =>
+      !escalate || info.name === escalate.model.info.name ? subscriber : escalating(subscriber, hold, event, info, escalate);
+    /** Chooses the model — at once, or once the tokenizer and the ledger have answered — and runs it. */
+    const choose = (event: RequestEvent, hold: RequestHold): void =>
+      hold.wait(chooseRoute(event, rules, budget, count), (choice) => {
+        const to = choice?.model?.info ?? event.model;
+        if (choice?.model) hold.release(); // another model answers: the source's I/O never starts
+        if (choice) {
+          const { by, reason, utilization, requestTokens } = choice;
+          notice(subscriber, { from: event.model.name, by, reason, reset: false, ...(utilization !== undefined ? { utilization } : {}), ...(requestTokens !== undefined ? { requestTokens } : {}) }, to);
         }
-        const reason = typeof verdict === 'boolean' ? 'evaluate() rejected the answer' : `confidence ${confidence} < ${minConfidence}`;
-        notice({ from: info.name, by: 'escalation', reason, reset: sent, confidence }, strong.info);
-        if (!subscriber.closed) run(strong.stream(request!.request), strong.info);
-      };
-      const judge = (verdict: unknown): void => {
         if (subscriber.closed) return;
-        if (typeof verdict !== 'boolean' && (typeof verdict !== 'number' || Number.isNaN(verdict))) {
-          throw new TypeError(`route(): evaluate() must return a boolean or a number; it returned ${typeof verdict}`);
-        }
-        const confidence = typeof verdict === 'boolean' ? (verdict ? 1 : 0) : verdict;
-        if (confidence >= minConfidence) accept();
-        else reject(confidence, verdict);
-      };
-      return {
-        next(event) {
-          seen.push(event);
-          if (buffer || event.type === 'finish') return void held.push(event);
-          sent = true;
-          subscriber.next(event);
-        },
-        error: fail,
-        complete() {
-          // No finish: nothing whole to judge; pass on what came (collect() will call it malformed).
-          if (!seen.some((e) => e.type === 'finish')) return accept();
-          const verdict = evaluate(completionOf(request!, seen), { request: request!.request, model: info });
-          if (!isPromise(verdict)) return judge(verdict);
-          verdict.then(judge).catch(fail);
-        },
-      };
-    };
-
-    const upstream: Subscriber<LlmEvent> = relay(
-      subscriber,
-      (event: LlmEvent) => {
-        if (current) return void (pass(event) && current.next(event));
-        if (event.type !== 'request') {
-          // Not a request-first stream: nothing to route on.
-          current = { next: (e) => subscriber.next(e), error: fail, complete: () => subscriber.complete() };
-          return current.next(event);
-        }
-        request = event;
-        pass(event);
-        subscriber.next(event);
-        if (subscriber.closed) return;
-        const choice = chooseRoute(event, rules, budget, count);
-        if (!isPromise(choice)) return apply(choice, true);
-        upstream.unsubscribe(); // wait with the source unsubscribed: it sends nothing meanwhile
-        choice.then((chosen) => {
-          if (!subscriber.closed) apply(chosen, false);
-        }).catch(fail);
-      },
-      (error) => (current ? current.error(error) : fail(error)),
-      () => (current ? current.complete() : subscriber.complete()),
-    );
-    source.subscribe(upstream);
+        hold.proceed(answering(event, to, hold), choice?.model ? { events: choice.model.stream(event.request) } : {});
+      });
+    holdRequest(source, subscriber, choose);
   });
 }
 
-/** The answer as `collect()` would give it (sync: the events are all here). */
-function completionOf(request: RequestEvent, events: readonly LlmEvent[]): Completion {
-  let completion: Completion | undefined;
-  from([request, ...events]).pipe(collect()).subscribe((c) => (completion = c));
-  return completion!;
+function notice(subscriber: Subscriber<LlmEvent>, fields: Omit<RouteNotice, 'type' | 'model' | 'modelId'>, to: ModelInfo): void {
+  subscriber.next({ type: 'route', model: to.name, modelId: to.id, ...fields });
+}
+
+/**
+ * The observer of an answer to judge: forwards it (or, with `buffer`, holds it) and holds its
+ * `finish`; at `complete` asks `evaluate`, then lets the answer end, or emits the escalation notice
+ * and runs the strong model (its `request` swallowed by the gate).
+ */
+function escalating(subscriber: Subscriber<LlmEvent>, hold: RequestHold, event: RequestEvent, info: ModelInfo, escalate: RouteEscalation): CallObserver {
+  const { buffer = false, minConfidence = 0.5, evaluate, model: strong } = escalate;
+  const seen: LlmEvent[] = [];
+  const held: LlmEvent[] = [];
+  let sent = false;
+  const accept = (): void => {
+    for (const e of held.splice(0)) subscriber.next(e);
+    subscriber.complete();
+  };
+  const reject = (confidence: number, reason: string): void => {
+    // The dropped answer was billed: its usage still goes downstream, to meters and ledgers.
+    for (const e of held.splice(0)) {
+      if (e.type !== 'usage') continue;
+      sent = true;
+      subscriber.next(e);
+    }
+    notice(subscriber, { from: info.name, by: 'escalation', reason, reset: sent, confidence }, strong.info);
+    if (!subscriber.closed) hold.proceed(subscriber, { events: strong.stream(event.request) });
+  };
+  return {
+    next(e) {
+      seen.push(e);
+      if (buffer || e.type === 'finish') return void held.push(e);
+      sent = true;
+      subscriber.next(e);
+    },
+    error: (error) => subscriber.error(error),
+    complete() {
+      // No finish: nothing whole to judge; pass on what came (collect() will call it malformed).
+      if (!seen.some((e) => e.type === 'finish')) return accept();
+      hold.wait(evaluate(completionOf(event, seen), { request: event.request, model: info }), (verdict) => {
+        const { confidence, reason } = verdictOf(verdict, minConfidence);
+        if (reason === undefined) accept();
+        else reject(confidence, reason);
+      });
+    },
+  };
 }

@@ -1,4 +1,4 @@
-import { Subscriber, type Subscription } from 'rxjs';
+import type { Subscriber, Subscription } from 'rxjs';
 import type { LlmEvent } from '../core/events';
 
 /**
@@ -28,15 +28,13 @@ export class Flight {
 
   private readonly startedAt: number;
 
-  /** Takes ownership of the upstream subscription: it is released when the last member leaves. */
+  /**
+   * Takes ownership of the upstream subscription — one not chained to any member, so a member
+   * leaving does not close it: it is released when the last member leaves.
+   */
   attach(upstream: Subscription): void {
     this.upstream = upstream;
     if (this.ended) upstream.unsubscribe();
-  }
-
-  /** A subscriber for the upstream, not chained to any member (a member leaving must not close it). */
-  subscriber(): Subscriber<LlmEvent> {
-    return new FlightSubscriber(this);
   }
 
   /** Adds a member: it gets what was recorded so far, then the live events; it leaves when it unsubscribes. */
@@ -49,6 +47,7 @@ export class Flight {
     while (member.cursor < this.events.length && !subscriber.closed) subscriber.next(this.events[member.cursor++]!);
   }
 
+  /** The upstream's events, errors and completion come here (a flight is the observer of its call). */
   next(event: LlmEvent): void {
     if (this.ended || event.type === 'request') return; // an inner resubscription's repeat: each member has its own
     const index = this.events.length;
@@ -89,23 +88,6 @@ interface Member {
   readonly subscriber: Subscriber<LlmEvent>;
   /** How many of `events` it has been given. */
   cursor: number;
-}
-
-class FlightSubscriber extends Subscriber<LlmEvent> {
-  constructor(private readonly flight: Flight) {
-    super();
-  }
-  protected override _next(event: LlmEvent): void {
-    this.flight.next(event);
-  }
-  protected override _error(error: unknown): void {
-    this.flight.error(error);
-    this.unsubscribe();
-  }
-  protected override _complete(): void {
-    this.flight.complete();
-    this.unsubscribe();
-  }
 }
 
 const registries = new WeakMap<object, Map<string, Flight>>();

@@ -32,6 +32,44 @@ export function cacheKey(request: LlmRequest, model: ModelInfo, scope?: Readonly
   return key;
 }
 
+/** A function of the request and the model it is for. */
+export type RequestPredicate = (request: LlmRequest, model: ModelInfo) => boolean;
+
+/** How `cache()` keys requests (its options of the same names; see `CacheConfig`). */
+export interface KeyOptions {
+  readonly key?: ((request: LlmRequest, model: ModelInfo) => string | undefined) | undefined;
+  readonly when?: RequestPredicate | undefined;
+  readonly bypass?: RequestPredicate | undefined;
+  readonly scope?: string | readonly string[] | undefined;
+  readonly prefix: string;
+}
+
+/**
+ * `cache()`'s store key function: a request's key behind `prefix` — its own `key`, or `cacheKey()`
+ * with the `scope` metadata values — or `undefined` when the request skips the cache (`when` or
+ * `bypass` says so, `key` returns `undefined`, a `scope` value is missing). User code may throw; a
+ * `key` that returns something other than a string or `undefined` throws a `TypeError`.
+ */
+export function storeKeyOf({ key, when, bypass, scope, prefix }: KeyOptions): (request: LlmRequest, model: ModelInfo) => string | undefined {
+  const scopeKeys = scope === undefined ? [] : typeof scope === 'string' ? [scope] : scope;
+  return (request, model) => {
+    if (when && !when(request, model)) return undefined;
+    if (bypass?.(request, model)) return undefined;
+    if (key) {
+      const own = key(request, model);
+      if (own !== undefined && typeof own !== 'string') throw new TypeError(`cache(): key() must return a string or undefined; it returned ${typeof own}`);
+      return own === undefined ? undefined : prefix + own;
+    }
+    const values: Record<string, string> = {};
+    for (const name of scopeKeys) {
+      const value = request.metadata?.[name];
+      if (value === undefined) return undefined;
+      values[name] = value;
+    }
+    return prefix + cacheKey(request, model, values);
+  };
+}
+
 // The last key derived, by request object: a request is parsed once per `stream()` call and never
 // mutated, so the same stream subscribed again right away (a second subscriber, an immediate
 // retry) skips re-hashing the conversation. One slot, not a WeakMap of every request: weak entries

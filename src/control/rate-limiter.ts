@@ -2,8 +2,9 @@ import { asyncScheduler, type SchedulerLike, type Subscription } from 'rxjs';
 import { z } from 'zod';
 import { functionSchema, parseConfig } from '../core/config';
 import { RateLimitQueueError } from '../core/errors';
-import type { RateLimitInfo } from '../core/events';
+import type { LlmEvent, ModelInfo, RateLimitInfo } from '../core/events';
 import type { LlmRequest } from '../core/request';
+import { requestTokens, type TokenCounter } from '../cost/tokens';
 import { schedulerSchema, unboundedDurationSchema, type Duration } from '../core/time';
 
 /** One set of limits: the limiter's global ones, or those of each key (`perKey`). Leave a field out for no limit. */
@@ -167,6 +168,76 @@ export function createRateLimiter(config: RateLimiterConfig = {}): RateLimiter {
 /** True for a limiter from `createRateLimiter()` (or anything shaped like one). */
 export function isRateLimiter(value: unknown): value is RateLimiter {
   return ['acquire', 'keyOf', 'pause', 'observe'].every((m) => typeof (value as Record<string, unknown> | null)?.[m] === 'function');
+}
+
+/** `rateLimit({ priority })`: a number, a function of the request, or (by default) `metadata.priority`. */
+export type RequestPriority = number | ((request: LlmRequest, model: ModelInfo) => number);
+
+/**
+ * A request's queue priority: `priority` itself, what it returns for the request (a throw, or a
+ * result that is not a finite number, throws), or `request.metadata.priority` as a number when it
+ * is one, else 0.
+ */
+export function priorityOf(priority: RequestPriority | undefined, request: LlmRequest, model: ModelInfo): number {
+  if (typeof priority === 'number') return priority;
+  if (priority === undefined) {
+    const fromMetadata = Number(request.metadata?.['priority'] ?? NaN);
+    return Number.isFinite(fromMetadata) ? fromMetadata : 0;
+  }
+  const value = priority(request, model);
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new TypeError(`rateLimit(): priority() must return a finite number; it returned ${String(value)}`);
+  return value;
+}
+
+/**
+ * One call's use of a limiter (`rateLimit()` keeps one per subscription): the reservation it asks
+ * for, what its events tell the limiter (the provider's rate-limit headers, `usage`), and its end —
+ * the ticket settled and its slot given back, once.
+ */
+export class LimitedCall {
+  /** Set by the operator from `acquire()`. */
+  ticket: RateLimitTicket | undefined;
+  /** The call was subscribed after admission: releasing gives back its slot, not its request. */
+  sent = false;
+  private input = 0;
+  private reserved = 0;
+  private outputChars = 0;
+  private responded = false;
+  private settled = false;
+
+  constructor(private readonly limiter: RateLimiter) {}
+
+  /** What to acquire: the input tokens (as `counter` counts them; none without one) plus the output allowance. */
+  demand(request: LlmRequest, counter: TokenCounter | undefined, key: string | undefined, priority: number): RateLimitDemand {
+    this.input = counter ? requestTokens(request, counter) : 0;
+    this.reserved = counter ? this.input + (request.maxOutputTokens ?? this.limiter.defaultMaxOutputTokens) : 0;
+    return { key, tokens: this.reserved, priority };
+  }
+
+  /** Reads an event of the admitted call; its `finish` ends it before it goes downstream (the next in line may start). */
+  watch(event: LlmEvent): void {
+    if (!this.ticket) return; // not admitted: a stream that did not start with its request
+    if (event.type === 'response') {
+      this.responded = true;
+      if (event.rateLimit) this.limiter.observe(event.rateLimit);
+    } else if (event.type === 'usage') {
+      this.settled = true;
+      this.ticket.settle(event.usage.inputTokens + event.usage.outputTokens);
+    } else if (event.type === 'text' || event.type === 'reasoning') this.outputChars += event.text.length;
+    else if (event.type === 'tool-call') this.outputChars += event.argumentsDelta.length;
+    else if (event.type === 'finish') this.end();
+  }
+
+  /**
+   * Gives the slot back (or leaves the queue). Without `usage`, a call that got no `response`
+   * (refused, 429, connection failure, left early) is charged nothing; one that did, its input
+   * estimate plus output characters ÷ 4, at most the reservation. Idempotent.
+   */
+  end(): void {
+    const { ticket } = this;
+    if (ticket?.state === 'admitted' && !this.settled) ticket.settle(this.responded ? Math.min(this.reserved, this.input + Math.ceil(this.outputChars / 4)) : 0);
+    ticket?.release(this.sent);
+  }
 }
 
 /** A token bucket; `level` is kept × WINDOW so refills of `perMinute` per ms stay integers. */

@@ -1,10 +1,12 @@
+import { from } from 'rxjs';
 import { z } from 'zod';
-import { functionSchema } from '../core/config';
-import type { RequestEvent, ModelInfo } from '../core/events';
+import { collect, type Completion } from '../core/consume';
+import { functionSchema, modelSchema } from '../core/config';
+import type { LlmEvent, RequestEvent, ModelInfo } from '../core/events';
 import { scopeOf, type Ledger, type LedgerPeriod, type ScopeSelector } from '../cost/ledger';
 import type { Model } from '../core/model';
+import { andThen, type MaybePromise } from '../core/promise';
 import type { LlmRequest } from '../core/request';
-import type { MaybePromise } from '../stores/store';
 import { requestTokens, tokenCounter, type TokenCounter } from '../cost/tokens';
 
 /**
@@ -61,7 +63,6 @@ export interface RouteChoice {
   readonly requestTokens?: number;
 }
 
-const modelSchema = z.custom<Model>((m) => typeof (m as Model | undefined)?.stream === 'function' && typeof (m as Model).info?.name === 'string', 'expected a Model (info and stream())');
 const tokens = z.number().int().nonnegative();
 const pattern = z.union([z.string().min(1), z.instanceof(RegExp)], { error: 'expected a keyword (non-empty string) or a RegExp' });
 
@@ -91,12 +92,6 @@ export const routeBudgetSchema = z.strictObject({
       'expected tiers in ascending order of `below`, only the last without one',
     ),
 });
-
-const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
-/** `f(value)`, now or when `value` resolves: a decision is synchronous when everything it reads is. */
-function andThen<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
-  return isPromise<T>(value) ? value.then(f) : f(value);
-}
 
 const PERIOD_WORDS: Readonly<Record<LedgerPeriod, string>> = { day: 'today', month: 'this month', all: 'in total' };
 
@@ -159,4 +154,30 @@ function byBudget(request: LlmRequest, budget: RouteBudget | undefined): MaybePr
     if (!tier) return undefined;
     return { model: tier.model, by: 'budget', reason: `${Math.round(utilization * 100)}% of the budget used ${PERIOD_WORDS[period]}`, utilization };
   });
+}
+
+/** An escalation verdict as read: the confidence, and why the answer escalates (`undefined`: accepted). */
+export interface Verdict {
+  readonly confidence: number;
+  readonly reason: string | undefined;
+}
+
+/**
+ * Reads what `evaluate()` returned: `true`/`false` are confidence 1/0; a confidence below
+ * `minConfidence` escalates. Anything but a boolean or a number (NaN included) throws a `TypeError`.
+ */
+export function verdictOf(verdict: unknown, minConfidence: number): Verdict {
+  if (typeof verdict !== 'boolean' && (typeof verdict !== 'number' || Number.isNaN(verdict))) {
+    throw new TypeError(`route(): evaluate() must return a boolean or a number; it returned ${typeof verdict}`);
+  }
+  const confidence = typeof verdict === 'boolean' ? (verdict ? 1 : 0) : verdict;
+  if (confidence >= minConfidence) return { confidence, reason: undefined };
+  return { confidence, reason: typeof verdict === 'boolean' ? 'evaluate() rejected the answer' : `confidence ${confidence} < ${minConfidence}` };
+}
+
+/** A finished answer as `collect()` gives it, from its `request` event and the events after it (synchronous: they are all here). */
+export function completionOf(request: RequestEvent, events: readonly LlmEvent[]): Completion {
+  let completion: Completion | undefined;
+  from([request, ...events]).pipe(collect()).subscribe((c) => (completion = c));
+  return completion!;
 }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigurationError } from './errors';
+import type { Model } from './model';
 
 /**
  * Validates a factory's options at construction: a bad option throws `ConfigurationError` naming
@@ -50,3 +51,9 @@ export function shortened(text: string): string {
 export function functionSchema<T>(what: string): z.ZodType<T> {
   return z.custom<T>((value) => typeof value === 'function', `expected ${what}`);
 }
+
+/** Schema for a `Model` option (`fallback`'s models, `hedge`'s and `route`'s): an object with `info.name` and `stream()`. */
+export const modelSchema: z.ZodType<Model> = z.custom<Model>(
+  (m) => typeof (m as Model | undefined)?.stream === 'function' && typeof (m as Model).info?.name === 'string',
+  'expected a Model (info and stream())',
+);

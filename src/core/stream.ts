@@ -1,6 +1,7 @@
-import { Observable, Subscriber, type OperatorFunction, type TeardownLogic } from 'rxjs';
+import { Observable, Subscriber, type OperatorFunction, type Subscription, type TeardownLogic } from 'rxjs';
 import type { LlmEvent, ModelInfo, RequestEvent } from './events';
 import { LlmError } from './errors';
+import { isPromise, type MaybePromise } from './promise';
 import { parseRequest } from './request';
 
 /**
@@ -42,6 +43,144 @@ export function requestGate(): (event: LlmEvent) => boolean {
     seen = true;
     return true;
   };
+}
+
+/**
+ * Where an operator sends the events of a call it lets through, after the `request` event. The
+ * downstream subscriber is one: the call passes through untouched.
+ */
+export interface CallObserver {
+  next(event: LlmEvent): void;
+  error(error: unknown): void;
+  complete(): void;
+}
+
+/** How `RequestHold.proceed` goes on. */
+export interface ProceedOptions {
+  /** Subscribe this (another model's call) instead of the source, which is released. @defaultValue the source */
+  readonly events?: Observable<LlmEvent>;
+  /**
+   * Hands the call's subscription to an owner that outlives this subscriber (a shared cache
+   * flight): downstream leaving no longer releases it; the owner gets it before it is subscribed.
+   * @defaultValue none: the call is released with downstream
+   */
+  readonly detach?: (call: Subscription) => void;
+}
+
+/**
+ * An operator's hold on its source while it decides on the `request` event (see `holdRequest`).
+ * The source's first subscription is open until the operator waits, releases it or proceeds elsewhere.
+ */
+export interface RequestHold {
+  /**
+   * Runs `then(value)` at once when `value` is not a Promise (the source's subscription is still
+   * open). A Promise is awaited with the source unsubscribed, so it sends nothing meanwhile; `then`
+   * runs when it resolves, and only if downstream is still there (so unsubscribing cancels the
+   * wait). A rejection, or a throw in `then`, errors the stream.
+   */
+  wait<T>(value: MaybePromise<T>, then: (value: T) => void): void;
+  /**
+   * `then` guarded as `wait` guards it, for a wait that calls back instead of resolving (a
+   * rate-limit permit): it runs only while downstream is there, a throw in it errors the stream.
+   * Release the source while such a wait is pending, and cancel the wait in the operator's teardown.
+   */
+  resume<A extends unknown[]>(then: (...args: A) => void): (...args: A) => void;
+  /**
+   * Lets the call go on, its events to `observer` (default: the one given to `holdRequest`): the
+   * source's first subscription while it is open, else the source subscribed again — or
+   * `options.events` instead, the source released. A resubscription's repeated `request` is
+   * swallowed by the gate. Nothing is subscribed once downstream has left.
+   */
+  proceed(observer?: CallObserver, options?: ProceedOptions): void;
+  /** Unsubscribes the source: the operator answers without it (a hit, a refusal) or waits. Idempotent. */
+  release(): void;
+}
+
+/**
+ * Subscribes `source` for an operator that decides on the `request` event: the "forward the
+ * request, decide, wait with upstream unsubscribed, resubscribe behind the gate" pattern, once.
+ *
+ * - Every event goes through a `requestGate`: downstream sees one `request`, however many times
+ *   the source (or the call that replaces it) is subscribed.
+ * - The first event, a `request`, goes downstream first; then, only if downstream is still there
+ *   (an outer operator may have answered or left on it), `decide(event, hold)` runs — within the
+ *   event, so a synchronous decision can release the source before its I/O starts. The operator
+ *   then waits (`hold.wait`), proceeds, or releases the source and answers itself; if it does none
+ *   of these the source simply goes on, its events to `call`.
+ * - A source whose first event is not a `request` goes to `call` untouched; with `requiredBy`
+ *   (the operator's name, `'budget()'`) it errors the stream with a `TypeError` instead.
+ * - Events after the `request` go to `call` (or the observer `proceed` named), errors and completion
+ *   too. A throw in `decide`, in an observer or in a continuation goes to `subscriber.error`.
+ * - Unsubscribing downstream releases whichever call runs (unless detached) and drops a pending wait.
+ */
+export function holdRequest(
+  source: Observable<LlmEvent>,
+  subscriber: Subscriber<LlmEvent>,
+  decide: (event: RequestEvent, hold: RequestHold) => void,
+  call: CallObserver = subscriber,
+  requiredBy?: string,
+): void {
+  const pass = requestGate();
+  let current = call;
+  let first = true;
+  let open = true;
+  let upstream: Subscriber<LlmEvent> | undefined;
+
+  const onNext = (event: LlmEvent): void => {
+    if (!pass(event)) return;
+    if (!first) return current.next(event);
+    first = false;
+    if (event.type !== 'request') {
+      if (requiredBy === undefined) return current.next(event); // not a request-first stream: nothing to decide on
+      throw new TypeError(`${requiredBy}: expected a stream that starts with its request event (an rxllm model stream); it started with '${event.type}'`);
+    }
+    subscriber.next(event);
+    // Decision order: an outer operator may have answered or left on this very event; then decide nothing.
+    if (!subscriber.closed) decide(event, hold);
+  };
+  const onError = (error: unknown): void => current.error(error);
+  const onComplete = (): void => current.complete();
+  const handOver = (subscription: Subscriber<LlmEvent>, detach: ProceedOptions['detach']): void => {
+    if (!detach) return;
+    subscriber.remove(subscription);
+    detach(subscription);
+  };
+  const subscribe = (events: Observable<LlmEvent>, detach?: ProceedOptions['detach']): void => {
+    // Assigned before subscribe() runs: a synchronous source may be released from inside it.
+    const next = (upstream = relay(subscriber, onNext, onError, onComplete));
+    handOver(next, detach);
+    events.subscribe(next);
+  };
+  const release = (): void => {
+    open = false;
+    upstream?.unsubscribe();
+  };
+  const resume =
+    <A extends unknown[]>(then: (...args: A) => void) =>
+    (...args: A): void => {
+      if (subscriber.closed) return;
+      try {
+        then(...args);
+      } catch (error) {
+        subscriber.error(error);
+      }
+    };
+  const hold: RequestHold = {
+    wait(value, then) {
+      if (!isPromise(value)) return then(value);
+      release(); // wait with the source unsubscribed: it sends nothing meanwhile
+      value.then(resume(then), (error: unknown) => subscriber.error(error));
+    },
+    resume,
+    release,
+    proceed(observer = call, { events, detach } = {}) {
+      current = observer;
+      if (events === undefined && open) return handOver(upstream!, detach);
+      release();
+      if (!subscriber.closed) subscribe(events ?? source, detach);
+    },
+  };
+  subscribe(source);
 }
 
 /**

@@ -1,9 +1,9 @@
 import { BudgetExceededError, ConfigurationError } from '../core/errors';
-import type { RequestEvent, Usage } from '../core/events';
+import { callSwitch, isOutput, type CallSwitch, type LlmEvent, type RequestEvent, type Usage } from '../core/events';
 import type { Ledger, LedgerPeriod } from './ledger';
 import { costAt, priceOf, tokensCost, type PriceTable } from './pricing';
 import type { LlmRequest } from '../core/request';
-import type { MaybePromise } from '../stores/store';
+import { bestEffort, isPromise, type MaybePromise } from '../core/promise';
 import { requestTokens, tokenCounter, type TokenCounter } from './tokens';
 
 /** Which limit of `budget()` was passed. */
@@ -65,8 +65,6 @@ export interface BudgetPlan {
    */
   exceeded(answer: number, usd: () => number): Exceeded | undefined;
 }
-
-export const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<unknown> | null)?.then === 'function';
 
 /**
  * Works out a call's budget from its `request` event: the scope (a throw in a scope function
@@ -165,4 +163,88 @@ function buildPlan(event: RequestEvent, limits: BudgetLimits, scope: string, cou
       return undefined;
     },
   };
+}
+
+/** One provider call of a budgeted stream: how it is priced and what it produced. */
+interface Call {
+  readonly pricing: CallPricing;
+  /** Output tokens: counted from the deltas, or the provider's once `usage` came. */
+  output: number;
+  usage?: Usage;
+  /** The provider accepted it (`response`): billed even without output. */
+  answered: boolean;
+  recorded: boolean;
+}
+
+const callOf = (pricing: CallPricing): Call => ({ pricing, output: 0, answered: false, recorded: false });
+/** A call the provider bills: it answered, produced output or reported usage. */
+const billed = (call: Call): boolean => call.usage !== undefined || call.output > 0 || call.answered;
+/** USD of a call: its reported usage, else its counted input and output, at its own model's price. */
+const costOfCall = (call: Call): number => (call.usage ? call.pricing.costOfUsage(call.usage) : call.pricing.cost(call.output));
+
+/**
+ * What one budgeted stream has spent, call by call (`budget()` keeps one per subscription, from
+ * the admitted plan): it counts each call's output, takes its `usage`, prices a further call at
+ * its own model, and records every call in the ledger once when it ends.
+ */
+export class StreamSpend {
+  /** The provider call under way: the request's own, or the one the last switching notice started. */
+  private call: Call;
+  /** USD of the stream's earlier calls (each recorded when the next began). */
+  private earlier = 0;
+  /** Output tokens of earlier calls that are still part of the answer (no `reset` since). */
+  private kept = 0;
+
+  constructor(readonly plan: BudgetPlan) {
+    this.call = callOf(plan.first);
+  }
+
+  /** What the stream has cost so far: the earlier calls, and this one at its counted tokens. */
+  private readonly spent = (): number => this.earlier + this.call.pricing.cost(this.call.output);
+
+  /**
+   * Takes an event of the stream into account; returns the limit it passes, if any — then it must
+   * not be forwarded. A delta counts as output; `usage` replaces the count; `finish` ends the call
+   * (recorded); a switching notice ends it and starts the next call (see `budget()`).
+   */
+  observe(event: LlmEvent): Exceeded | undefined {
+    const call = this.call;
+    if (isOutput(event)) {
+      call.output += call.pricing.count(event.type === 'tool-call' ? event.argumentsDelta : event.text);
+      return this.plan.exceeded(this.kept + call.output, this.spent);
+    }
+    if (event.type === 'usage') {
+      call.usage = event.usage;
+      call.output = event.usage.outputTokens;
+    } else if (event.type === 'response') call.answered = true;
+    else if (event.type === 'finish') this.settle();
+    else {
+      const next = callSwitch(event);
+      if (next) return this.switchCall(next);
+    }
+    return undefined;
+  }
+
+  /** Records the call under way, once, whatever ended it; a call the provider never answered records nothing. */
+  settle(): void {
+    const done = this.call;
+    if (done.recorded) return;
+    done.recorded = true;
+    const { ledger, scope } = this.plan;
+    if (!ledger || !billed(done)) return;
+    const { usage } = done;
+    // The answer is what it is; a ledger that fails to keep it must not fail the stream.
+    bestEffort(() => ledger.record({ scope, costUsd: costOfCall(done), model: done.pricing.model, ...(usage ? { usage } : {}) }));
+  }
+
+  /** A further call answers from here: the last one's spend is final; the new one is priced at its own model. */
+  private switchCall({ modelId, reset }: CallSwitch): Exceeded | undefined {
+    const done = this.call;
+    if (billed(done)) this.earlier += costOfCall(done);
+    this.settle();
+    this.kept = reset ? 0 : this.kept + done.output;
+    this.call = callOf(this.plan.callTo(modelId ?? done.pricing.model, done.pricing));
+    // Not enough left for the next call: the stream is cut before it starts.
+    return this.plan.exceeded(this.kept, this.spent);
+  }
 }

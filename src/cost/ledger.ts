@@ -1,10 +1,11 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { parseConfig } from '../core/config';
-import { ConfigurationError, InvalidRequestError } from '../core/errors';
+import { InvalidRequestError } from '../core/errors';
 import type { Usage } from '../core/events';
+import { andThen, isPromise, type MaybePromise } from '../core/promise';
 import type { LlmRequest } from '../core/request';
-import type { MaybePromise, Store, StoreSetOptions } from '../stores/store';
+import { assertStore, type Store, type StoreSetOptions } from '../stores/store';
 import { schedulerSchema } from '../core/time';
 
 /** A budget period, in UTC: the calendar day, the calendar month, or all time. */
@@ -73,11 +74,7 @@ const SLACK_MS = 3_600_000;
 const NANO = 1e9;
 const MARKER = Symbol.for('rxllm.ledger');
 
-const isPromise = (v: unknown): v is Promise<unknown> => typeof (v as Promise<unknown> | null)?.then === 'function';
-/** `f(value)`, now or when `value` resolves. */
-function then<T, R>(value: MaybePromise<T>, f: (v: T) => MaybePromise<R>): MaybePromise<R> {
-  return isPromise(value) ? value.then(f) : f(value);
-}
+/** Nothing when every value is plain; else a Promise of them all. */
 function settleAll(values: ReadonlyArray<MaybePromise<unknown>>): MaybePromise<void> {
   return values.some(isPromise) ? Promise.all(values).then(() => undefined) : undefined;
 }
@@ -122,9 +119,7 @@ function periodAt(period: LedgerPeriod, now: number): { readonly id: string; rea
  * await ledger.report('day'); // { period: 'day', totalUsd, calls, scopes: { acme: { costUsd, calls, models } } }
  */
 export function createLedger(store: Store, options: LedgerOptions = {}): Ledger {
-  if (!['get', 'set', 'delete', 'increment'].every((m) => typeof (store as unknown as Record<string, unknown> | null)?.[m] === 'function')) {
-    throw new ConfigurationError(`createLedger(): store: expected a Store (get, set, delete, increment); received ${store === null ? 'null' : typeof store}`);
-  }
+  assertStore('createLedger', store);
   const { scheduler = asyncScheduler, prefix = 'rxllm:ledger:' } = parseConfig('createLedger', optionsSchema, options);
   const enc = encodeURIComponent;
   const costKey = (period: string, scope: string, model?: string): string => `${prefix}${period}:usd:${enc(scope)}${model === undefined ? '' : `:${enc(model)}`}`;
@@ -149,11 +144,11 @@ export function createLedger(store: Store, options: LedgerOptions = {}): Ledger 
       }
       // The first record of a scope/model pair appends it to the index `report()` reads.
       const seen = store.increment(`${prefix}seen:${enc(scope)}:${model === undefined ? '' : enc(model)}`, 1);
-      pending.push(then(seen, (n) => (n === 1 ? then(store.increment(indexKey, 1), (i) => store.set(`${indexKey}:${i}`, { scope, model: model ?? null })) : undefined)));
+      pending.push(andThen(seen, (n) => (n === 1 ? andThen(store.increment(indexKey, 1), (i) => store.set(`${indexKey}:${i}`, { scope, model: model ?? null })) : undefined)));
       return settleAll(pending);
     },
     spent(scope, period) {
-      return then(store.get(costKey(periodAt(period, scheduler.now()).id, scope)), usd);
+      return andThen(store.get(costKey(periodAt(period, scheduler.now()).id, scope)), usd);
     },
     async report(period = 'all') {
       const at = periodAt(period, scheduler.now());

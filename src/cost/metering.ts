@@ -1,4 +1,5 @@
 import { callSwitch, isOutput, type LlmEvent, type MetricsNotice, type Usage } from '../core/events';
+import { isPromise } from '../core/promise';
 import { costOf, type PriceTable } from './pricing';
 import { RollingCount } from '../control/rolling';
 import { estimateTokens } from './token-estimate';
@@ -12,8 +13,6 @@ export interface StreamMeterOptions {
   readonly count?: ((text: string) => number) | undefined;
   readonly prices?: PriceTable | undefined;
 }
-
-const isPromise = <T>(value: unknown): value is Promise<T> => typeof (value as Promise<T> | null)?.then === 'function';
 
 /**
  * The measurements of one stream subscription, fed its events in order (`meter()` keeps one per
@@ -116,7 +115,7 @@ export class StreamMeter {
     // A load that finishes after another switch is dropped.
     const generation = ++this.loads;
     const found = tokenCounter(modelId);
-    if (!isPromise<TokenCounter>(found)) return this.useCounter(found);
+    if (!isPromise(found)) return this.useCounter(found);
     // Until the tokenizer has loaded, the counter in use (the estimate at first) counts; a failed load keeps it.
     found.then(
       (loaded) => generation === this.loads && this.useCounter(loaded),
