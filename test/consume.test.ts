@@ -69,7 +69,7 @@ describe('collect()', () => {
 
   it('errors when the stream completes without a finish event', async () => {
     const result = firstValueFrom(events(parts.r, parts.a).pipe(collect()));
-    await expect(result).rejects.toMatchObject({ code: 'malformed_stream' });
+    await expect(result).rejects.toMatchObject({ name: 'MalformedStreamError', code: 'malformed_stream', retryable: false });
   });
 
   it('keeps unparsable tool arguments as text with no input, and empty ones as {}', async () => {

@@ -1,6 +1,6 @@
 import { Observable, map, type OperatorFunction, type Subscription } from 'rxjs';
 import { discardsAnswer, type FinishReason, type LlmEvent, type ModelInfo, type Usage } from './events';
-import { LlmError } from './errors';
+import { LlmError, MalformedStreamError } from './errors';
 import { operate, relay } from './stream';
 
 /**
@@ -115,7 +115,7 @@ export function collect(): OperatorFunction<LlmEvent, Completion> {
         undefined,
         () => {
           if (!finish) {
-            subscriber.error(new LlmError({ code: 'malformed_stream', message: 'collect(): the stream completed without a finish event' }));
+            subscriber.error(new MalformedStreamError('collect(): the stream completed without a finish event'));
             return;
           }
           const toolCalls = [...tools.entries()]

@@ -36,7 +36,7 @@ export interface AnthropicConfig {
   /** Model id, e.g. `'claude-sonnet-4-5'`. */
   readonly model: string;
   /** API key, sent as `x-api-key`. @defaultValue process.env.ANTHROPIC_API_KEY */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** Base URL up to and including the version segment; requests go to `${baseURL}/messages`. @defaultValue 'https://api.anthropic.com/v1' */
   readonly baseURL?: string;
   /**

@@ -30,7 +30,7 @@ export interface GeminiConfig {
    */
   readonly model: string;
   /** API key, sent as the `x-goog-api-key` header (never in the URL). @defaultValue process.env.GEMINI_API_KEY ?? process.env.GOOGLE_API_KEY */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** Base URL up to and including the version segment. @defaultValue 'https://generativelanguage.googleapis.com/v1beta' */
   readonly baseURL?: string;
   /** Extra headers sent with every call (they cannot replace the API key header). */

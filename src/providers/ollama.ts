@@ -37,7 +37,7 @@ export interface OllamaConfig {
    * Sent as `Authorization: Bearer …` — for ollama.com's cloud (`baseURL: 'https://ollama.com'`)
    * or a proxy that wants one. A local server needs none; none is read from the environment.
    */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** Extra headers sent with every call. */
   readonly headers?: Readonly<Record<string, string>>;
   /**

@@ -12,7 +12,7 @@ import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders,
 /** The options `openai()` and `openaiResponses()` share besides the model: how to reach the OpenAI platform. */
 export interface OpenAIPlatformOptions {
   /** API key. @defaultValue process.env.OPENAI_API_KEY */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   /** @defaultValue process.env.OPENAI_BASE_URL ?? 'https://api.openai.com/v1' */
   readonly baseURL?: string;
   /** Extra headers sent with every call. */
@@ -69,7 +69,7 @@ export interface OpenAICompatibleConfig {
   /** The server's base URL, up to and including the version segment: `'https://openrouter.ai/api/v1'`. */
   readonly baseURL: string;
   /** Sent as `Authorization: Bearer …` when given; local servers need none. */
-  readonly apiKey?: string;
+  readonly apiKey?: string | undefined;
   readonly headers?: Readonly<Record<string, string>>;
   /** Provider name in events, errors and logs. @defaultValue 'openai-compatible' */
   readonly name?: string;
