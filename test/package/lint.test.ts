@@ -19,8 +19,8 @@ afterAll(() => {
 });
 
 describe('the packed tarball', () => {
-  it('holds dist/ (Node and browser graphs, ESM, CJS and declarations), the README and package.json, and nothing else', () => {
-    for (const file of ['package.json', 'README.md', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/browser/index.js', 'dist/browser/index.cjs']) {
+  it('holds dist/ (Node and browser graphs, ESM, CJS and declarations), the README, the LICENSE and package.json, and nothing else', () => {
+    for (const file of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.cjs', 'dist/index.d.ts', 'dist/index.d.cts', 'dist/browser/index.js', 'dist/browser/index.cjs']) {
       expect(packed.files, file).toContain(file);
     }
     expect(packed.files.filter((file) => !/^(package\.json|README\.md|LICENSE(\.\w+)?|dist\/.+)$/.test(file))).toEqual([]);
