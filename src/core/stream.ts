@@ -120,44 +120,64 @@ export function holdRequest(
   call: CallObserver = subscriber,
   requiredBy?: string,
 ): void {
-  const pass = requestGate();
-  let current = call;
-  let first = true;
-  let open = true;
-  let upstream: Subscriber<LlmEvent> | undefined;
+  new Hold(source, subscriber, decide, call, requiredBy).subscribe(source, undefined);
+}
 
-  const onNext = (event: LlmEvent): void => {
-    if (!pass(event)) return;
-    if (!first) return current.next(event);
-    first = false;
+/** The state behind `holdRequest`, one per operator subscription; its `HoldSubscriber`s feed it. */
+class Hold implements RequestHold {
+  readonly pass = requestGate();
+  /** Where the call's events go. */
+  current: CallObserver;
+  /** No event came yet. */
+  first = true;
+  /** The source's first subscription runs: nothing waited, released or proceeded elsewhere. */
+  private open = true;
+  private upstream: Subscriber<LlmEvent> | undefined;
+
+  constructor(
+    private readonly source: Observable<LlmEvent>,
+    readonly subscriber: Subscriber<LlmEvent>,
+    private readonly decide: (event: RequestEvent, hold: RequestHold) => void,
+    private readonly call: CallObserver,
+    private readonly requiredBy: string | undefined,
+  ) {
+    this.current = call;
+  }
+
+  /** The first event past the gate: a `request` goes downstream, then to `decide` if downstream is still there. */
+  onFirst(event: LlmEvent): void {
+    this.first = false;
     if (event.type !== 'request') {
-      if (requiredBy === undefined) return current.next(event); // not a request-first stream: nothing to decide on
-      throw new TypeError(`${requiredBy}: expected a stream that starts with its request event (an rxllm model stream); it started with '${event.type}'`);
+      if (this.requiredBy === undefined) return this.current.next(event); // not a request-first stream: nothing to decide on
+      throw new TypeError(`${this.requiredBy}: expected a stream that starts with its request event (an rxllm model stream); it started with '${event.type}'`);
     }
-    subscriber.next(event);
+    this.subscriber.next(event);
     // Decision order: an outer operator may have answered or left on this very event; then decide nothing.
-    if (!subscriber.closed) decide(event, hold);
-  };
-  const onError = (error: unknown): void => current.error(error);
-  const onComplete = (): void => current.complete();
-  const handOver = (subscription: Subscriber<LlmEvent>, detach: ProceedOptions['detach']): void => {
-    if (!detach) return;
-    subscriber.remove(subscription);
-    detach(subscription);
-  };
-  const subscribe = (events: Observable<LlmEvent>, detach?: ProceedOptions['detach']): void => {
+    if (!this.subscriber.closed) this.decide(event, this);
+  }
+
+  subscribe(events: Observable<LlmEvent>, detach: ProceedOptions['detach']): void {
     // Assigned before subscribe() runs: a synchronous source may be released from inside it.
-    const next = (upstream = relay(subscriber, onNext, onError, onComplete));
-    handOver(next, detach);
-    events.subscribe(next);
-  };
-  const release = (): void => {
-    open = false;
-    upstream?.unsubscribe();
-  };
-  const resume =
-    <A extends unknown[]>(then: (...args: A) => void) =>
-    (...args: A): void => {
+    const subscription = (this.upstream = new HoldSubscriber(this));
+    this.handOver(subscription, detach);
+    events.subscribe(subscription);
+  }
+
+  private handOver(subscription: Subscriber<LlmEvent>, detach: ProceedOptions['detach']): void {
+    if (!detach) return;
+    this.subscriber.remove(subscription);
+    detach(subscription);
+  }
+
+  wait<T>(value: MaybePromise<T>, then: (value: T) => void): void {
+    if (!isPromise(value)) return then(value);
+    this.release(); // wait with the source unsubscribed: it sends nothing meanwhile
+    value.then(this.resume(then), (error: unknown) => this.subscriber.error(error));
+  }
+
+  resume<A extends unknown[]>(then: (...args: A) => void): (...args: A) => void {
+    const { subscriber } = this;
+    return (...args) => {
       if (subscriber.closed) return;
       try {
         then(...args);
@@ -165,22 +185,61 @@ export function holdRequest(
         subscriber.error(error);
       }
     };
-  const hold: RequestHold = {
-    wait(value, then) {
-      if (!isPromise(value)) return then(value);
-      release(); // wait with the source unsubscribed: it sends nothing meanwhile
-      value.then(resume(then), (error: unknown) => subscriber.error(error));
-    },
-    resume,
-    release,
-    proceed(observer = call, { events, detach } = {}) {
-      current = observer;
-      if (events === undefined && open) return handOver(upstream!, detach);
-      release();
-      if (!subscriber.closed) subscribe(events ?? source, detach);
-    },
-  };
-  subscribe(source);
+  }
+
+  proceed(observer: CallObserver = this.call, { events, detach }: ProceedOptions = {}): void {
+    this.current = observer;
+    if (events === undefined && this.open) return this.handOver(this.upstream!, detach);
+    this.release();
+    if (!this.subscriber.closed) this.subscribe(events ?? this.source, detach);
+  }
+
+  release(): void {
+    this.open = false;
+    this.upstream?.unsubscribe();
+  }
+}
+
+/**
+ * One subscription of a held call, chained to downstream like `relay`'s: every event through the
+ * gate, then the first to `Hold.onFirst` and the rest to the current observer; a throw goes to
+ * `subscriber.error`. The per-event work is here, not in a closure in between (hot path).
+ */
+class HoldSubscriber extends Subscriber<LlmEvent> {
+  constructor(private readonly hold: Hold) {
+    super(hold.subscriber);
+  }
+
+  protected override _next(event: LlmEvent): void {
+    const { hold } = this;
+    try {
+      if (!hold.pass(event)) return;
+      if (hold.first) hold.onFirst(event);
+      else hold.current.next(event);
+    } catch (error) {
+      hold.subscriber.error(error);
+    }
+  }
+
+  protected override _error(error: unknown): void {
+    try {
+      this.hold.current.error(error);
+    } catch (thrown) {
+      this.hold.subscriber.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
+
+  protected override _complete(): void {
+    try {
+      this.hold.current.complete();
+    } catch (thrown) {
+      this.hold.subscriber.error(thrown);
+    } finally {
+      this.unsubscribe();
+    }
+  }
 }
 
 /**
