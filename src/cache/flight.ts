@@ -29,8 +29,9 @@ export class Flight {
   private readonly startedAt: number;
 
   /**
-   * Takes ownership of the upstream subscription — one not chained to any member, so a member
-   * leaving does not close it: it is released when the last member leaves.
+   * Takes ownership of the upstream subscription — one that no member's teardown closes (the
+   * leader hands it over detached), so a member leaving does not end it: it is released when the
+   * last member leaves.
    */
   attach(upstream: Subscription): void {
     this.upstream = upstream;
