@@ -1,10 +1,11 @@
 import { TestScheduler } from 'rxjs/testing';
-import { retry, take, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, lastValueFrom, retry, take, toArray, type MonoTypeOperatorFunction, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { type LlmEvent } from 'rxllm';
+import { type LlmEvent, type RequestEvent } from 'rxllm';
 import { operate, relay, requestGate } from 'rxllm/operators';
 import { createEventStream } from 'rxllm/providers';
-import { modelInfo, parts } from './helpers/events';
+import { holdRequest, type RequestHold } from '../src/core/stream';
+import { modelInfo, parts, request } from './helpers/events';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -99,5 +100,90 @@ describe('operate() and relay()', () => {
       });
       expectObservable(cold('-r|', parts).pipe(failing)).toBe('#', undefined, new Error('bad setup'));
     });
+  });
+});
+
+describe('holdRequest() (the wait-then-resubscribe helper behind cache, budget, route and rateLimit)', () => {
+  /** A request-first source that counts its subscriptions and starts of I/O, and answers a b f. */
+  function countingSource(): { source: Observable<LlmEvent>; subscriptions: () => number; starts: () => number } {
+    let subscriptions = 0;
+    let starts = 0;
+    const source = defer(() => {
+      subscriptions++;
+      return createEventStream(request, modelInfo, (subscriber) => {
+        starts++;
+        for (const event of [parts.a, parts.b, parts.f]) subscriber.next(event);
+        subscriber.complete();
+      });
+    });
+    return { source, subscriptions: () => subscriptions, starts: () => starts };
+  }
+  const held = (decide: (event: RequestEvent, hold: RequestHold) => void): MonoTypeOperatorFunction<LlmEvent> =>
+    operate<LlmEvent, LlmEvent>((source, subscriber) => holdRequest(source, subscriber, decide));
+  const types = (events: LlmEvent[]): string[] => events.map((event) => event.type);
+
+  it('a synchronous decision keeps the first subscription: one call, the request once', async () => {
+    const { source, subscriptions, starts } = countingSource();
+    const seen: string[] = [];
+    const events = await lastValueFrom(source.pipe(held((event, hold) => hold.wait(event.request.messages.length, () => seen.push('decided'))), toArray()));
+    expect(types(events)).toEqual(['request', 'text', 'text', 'finish']);
+    expect([subscriptions(), starts(), seen]).toEqual([1, 1, ['decided']]);
+  });
+
+  it('a Promise is awaited with the source unsubscribed before its I/O, then the call resubscribes behind the gate', async () => {
+    const { source, subscriptions, starts } = countingSource();
+    const events = await lastValueFrom(source.pipe(held((_event, hold) => hold.wait(Promise.resolve('ok'), () => hold.proceed())), toArray()));
+    expect(types(events)).toEqual(['request', 'text', 'text', 'finish']);
+    expect(subscriptions()).toBe(2); // the first was released on its request, before start()
+    expect(starts()).toBe(1);
+  });
+
+  it('unsubscribing while it waits drops the wait: no resubscription, no I/O', async () => {
+    const { source, subscriptions, starts } = countingSource();
+    let resolve!: (value: string) => void;
+    let continued = false;
+    const subscription = source.pipe(held((_event, hold) => hold.wait(new Promise<string>((r) => (resolve = r)), () => ((continued = true), hold.proceed())))).subscribe();
+    subscription.unsubscribe();
+    resolve('late');
+    await Promise.resolve();
+    await Promise.resolve();
+    expect([continued, subscriptions(), starts()]).toEqual([false, 1, 0]);
+  });
+
+  it('a rejected wait, or a throw in decide, errors the stream once', async () => {
+    const { source, starts } = countingSource();
+    await expect(lastValueFrom(source.pipe(held((_event, hold) => hold.wait(Promise.reject(new Error('store down')), () => hold.proceed()))))).rejects.toThrow('store down');
+    await expect(
+      lastValueFrom(source.pipe(held(() => {
+        throw new Error('bad key function');
+      }))),
+    ).rejects.toThrow('bad key function');
+    expect(starts()).toBe(0);
+  });
+
+  it('decides nothing when an outer operator leaves on the request event', () => {
+    const { source, starts } = countingSource();
+    let decided = 0;
+    source.pipe(held(() => decided++), take(1)).subscribe();
+    expect([decided, starts()]).toEqual([0, 0]);
+  });
+
+  it('release() lets the operator answer itself: the source never starts', async () => {
+    const { source, starts } = countingSource();
+    const events = await lastValueFrom(
+      source.pipe(
+        operate<LlmEvent, LlmEvent>((upstream, subscriber) =>
+          holdRequest(upstream, subscriber, (_event, hold) => {
+            hold.release();
+            subscriber.next(parts.c);
+            subscriber.next(parts.f);
+            subscriber.complete();
+          }),
+        ),
+        toArray(),
+      ),
+    );
+    expect(types(events)).toEqual(['request', 'text', 'finish']);
+    expect(starts()).toBe(0);
   });
 });
