@@ -9,14 +9,19 @@ import { bestEffort } from '../src/core/promise';
 import type { LlmRequest } from '../src/core/request';
 import { assertStore, type Store, type StoreSetOptions } from '../src/stores/store';
 import { holdRequest, operate, type RequestHold } from '../src/core/stream';
-import { durationSchema, schedulerSchema, type Duration } from '../src/core/time';
+import { expiryDurationSchema, schedulerSchema, type Duration } from '../src/core/time';
 
 export { cacheKey };
 export type { RequestPredicate };
 
 /** Options of `cache()`. Every field is optional; `cache(store)` caches every request, shared by all. */
 export interface CacheConfig {
-  /** How long an entry lives, passed to the store as `ttlMs`. @defaultValue the store's own TTL */
+  /**
+   * How long an entry lives, passed to the store as `ttlMs`. Any length: it is compared with the
+   * scheduler's clock, never given to a timer (unlike the timed options of other operators, which
+   * stop at 2^31 − 1 ms, about 24.8 days).
+   * @defaultValue the store's own TTL
+   */
   readonly ttl?: Duration;
   /**
    * How a hit is played: `'instant'` — every event synchronously, within the subscribe call;
@@ -51,7 +56,7 @@ export interface CacheConfig {
 
 const configSchema = z
   .strictObject({
-    ttl: durationSchema.refine((ms) => ms > 0, 'expected a duration > 0').optional(),
+    ttl: expiryDurationSchema.refine((ms) => ms > 0, 'expected a duration > 0').optional(),
     replay: z.enum(['instant', 'timed']).optional(),
     speed: z.number().positive().optional(),
     scope: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),

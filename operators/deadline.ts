@@ -6,7 +6,11 @@ import { parseConfig } from '../src/core/config';
 import { operate, relay } from '../src/core/stream';
 import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/core/time';
 
-/** Options of `deadline()`. Every limit is optional; set at least one, or the operator does nothing. */
+/**
+ * Options of `deadline()`. Every limit is optional; set at least one, or the operator does nothing.
+ * A limit is at most 2^31 − 1 ms (about 24.8 days: a timer fires a longer one after
+ * 1 ms), or `Infinity` for none.
+ */
 export interface DeadlineConfig {
   /**
    * Longest wait from subscription to the first output event (`text`, `reasoning` or `tool-call`):

@@ -10,7 +10,9 @@ import { schedulerSchema, unboundedDurationSchema, type Duration } from '../src/
 export interface HedgeConfig {
   /**
    * How long to wait for the first output (`text`, `reasoning` or `tool-call`) before starting a
-   * second attempt. `Infinity` never hedges (the operator is `identity`).
+   * second attempt. At most 2^31 − 1 ms (about 24.8 days: a timer fires a longer
+   * one after 1 ms, which would send a second, billed request at once). `Infinity` never hedges
+   * (the operator is `identity`).
    */
   readonly after: Duration;
   /**

@@ -14,7 +14,8 @@ export type MeterSink = ((metrics: MetricsNotice) => void) | Partial<Observer<Me
 export interface MeterConfig {
   /**
    * How often a notice is emitted while the answer streams (from the first output event on).
-   * `Infinity`: only the first-token notice and the final one.
+   * `Infinity`: only the first-token notice and the final one. A finite interval is at most
+   * 2^31 − 1 ms (about 24.8 days, the longest a timer can wait).
    * @defaultValue '250ms'
    */
   readonly interval?: Duration;

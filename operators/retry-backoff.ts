@@ -33,12 +33,13 @@ export interface RetryBackoffConfig {
   readonly maxRetries?: number;
   /** The ceiling of the first retry's random delay; the ceiling doubles with each retry. @defaultValue '500ms' */
   readonly initialDelay?: Duration;
-  /** The ceiling stops growing here. @defaultValue '30s' */
+  /** The ceiling stops growing here; at most 2^31 − 1 ms (about 24.8 days). @defaultValue '30s' */
   readonly maxDelay?: Duration;
   /**
    * The longest `retryAfterMs` (the provider's `retry-after` / `retry-after-ms`) honoured. A longer
    * one is not waited out: the error is passed on at once, so a caller (or a `fallback` after this
-   * operator) can go elsewhere instead of hanging for minutes.
+   * operator) can go elsewhere instead of hanging for minutes. At most 2^31 − 1 ms (about 24.8
+   * days, the longest a timer can wait), so a `Retry-After` of a month is always passed on.
    * @defaultValue '60s'
    */
   readonly maxRetryAfter?: Duration;
@@ -85,7 +86,9 @@ const configSchema = z.strictObject({
  *   after-output policy allows it. Anything else is passed on at once, unchanged.
  * - Delay: the error's `retryAfterMs` when it has one (if it exceeds `maxRetryAfter` the error is
  *   passed on instead of waiting); else `random() * min(maxDelay, initialDelay * 2^(attempt - 1))`,
- *   rounded to whole milliseconds.
+ *   rounded to whole milliseconds. Both bounds are at most 2^31 − 1 ms (checked at construction),
+ *   so no delay overflows the timer (which would fire it after 1 ms): a `Retry-After` longer than
+ *   a timer can wait is never honoured, the error goes on instead.
  * - Each retry emits `{ type: 'retry', attempt, delayMs, cause: error.code, reset }` right away,
  *   then waits on `scheduler` (upstream is already released), then resubscribes. Downstream sees
  *   the first `request` event only (the repeats are swallowed) and one `finish`.
@@ -123,6 +126,7 @@ export function retryBackoff(config: RetryBackoffConfig = {}): MonoTypeOperatorF
 
   const delayFor = (error: unknown, attempt: number): number | undefined => {
     const retryAfter = LlmError.is(error) ? error.retryAfterMs : undefined;
+    // maxRetryAfter and maxDelay are at most MAX_DELAY_MS (the schema): every delay fits a timer.
     if (retryAfter !== undefined) return retryAfter <= maxRetryAfter ? retryAfter : undefined;
     return Math.round(random() * Math.min(maxDelay, initialDelay * 2 ** (attempt - 1)));
   };

@@ -5,7 +5,7 @@ import { RateLimitQueueError } from '../core/errors';
 import type { LlmEvent, ModelInfo, RateLimitInfo } from '../core/events';
 import type { LlmRequest } from '../core/request';
 import { requestTokens, type TokenCounter } from '../cost/tokens';
-import { schedulerSchema, unboundedDurationSchema, type Duration } from '../core/time';
+import { schedulerSchema, timerDelay, unboundedDurationSchema, type Duration } from '../core/time';
 
 /** One set of limits: the limiter's global ones, or those of each key (`perKey`). Leave a field out for no limit. */
 export interface RateLimits {
@@ -524,6 +524,11 @@ class Limiter implements RateLimiter {
     this.arm(wake, now);
   }
 
+  /**
+   * One timer, for `wake`. A wait longer than a timer can make (a pause for a far-off reset, a tiny
+   * per-minute limit) is cut to `MAX_DELAY_MS`: the timer then finds nothing due, and `scan` arms
+   * it again for what is left — where an uncut delay would fire after 1 ms and spin.
+   */
   private arm(wake: number, now: number): void {
     if (wake === this.timerAt) return;
     this.timer?.unsubscribe();
@@ -535,7 +540,7 @@ class Limiter implements RateLimiter {
             this.timer = undefined;
             this.timerAt = Infinity;
             this.pump();
-          }, wake - now);
+          }, timerDelay(wake - now));
   }
 
   /** Tells admitted waiters, in order. Re-entrant calls (a waiter whose stream ends at once) leave the rest to the outer loop. */

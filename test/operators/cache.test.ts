@@ -474,6 +474,13 @@ describe('cache()', () => {
       of(r, a, f).pipe(cache(store)).subscribe();
       expect(sets).toEqual([{ ttlMs: 120_000 }, undefined]);
     });
+
+    it('takes a ttl longer than a timer can wait: nothing waits for it, it is only compared with the clock', () => {
+      const sets: unknown[] = [];
+      const store: Store = { ...memoryStore(), set: (_k, _v, options) => void sets.push(options) };
+      of(r, a, f).pipe(cache(store, { ttl: '2000h' })).subscribe();
+      expect(sets).toEqual([{ ttlMs: 2000 * 3_600_000 }]);
+    });
   });
 });
 

@@ -278,6 +278,7 @@ describe('circuitBreaker()', () => {
     expect(bad({ name: 'p', failureRate: 0 })).toThrow(/createBreaker\(\): failureRate: expected a rate in \(0, 1\]/);
     expect(bad({ name: 'p', failureRate: 1.5 })).toThrow(/failureRate/);
     expect(bad({ name: 'p', window: '1 week' })).toThrow(/window: expected a duration/);
+    expect(bad({ name: 'p', openFor: '1000h' })).toThrow(/createBreaker\(\): openFor: expected a duration of at most 2147483647 ms/);
     expect(bad({ name: 'p', minimumCalls: 0.5 })).toThrow(/minimumCalls: expected a whole number/);
     expect(bad({ name: 'p', halfOpenProbes: 0 })).toThrow(/halfOpenProbes/);
     expect(bad({ name: 'p', isFailure: true })).toThrow(/isFailure: expected a function/);

@@ -7,6 +7,7 @@ import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing
 import { parts } from '../helpers/events';
 import { record } from '../helpers/observe';
 import { afterRequests } from '../helpers/schedulers';
+import { MAX_DELAY_MS } from '../../src/core/time';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -135,6 +136,22 @@ describe('deadline()', () => {
     expect(() => deadline({ firstToken: 0 })).toThrow(/firstToken: expected a duration greater than 0/);
     expect(() => deadline({ total: 5, overall: 5 } as never)).toThrow(/overall/);
     expect(() => deadline({ total: 5, scheduler: {} as never })).toThrow(/scheduler: expected a SchedulerLike/);
+  });
+
+  it('refuses at construction a limit longer than a timer can wait (Node would fire it after 1 ms)', () => {
+    expect(() => deadline({ total: '600h' })).toThrow(ConfigurationError);
+    expect(() => deadline({ total: '600h' })).toThrow(/deadline\(\): total: expected a duration of at most 2147483647 ms .*or Infinity for no limit; that is 2160000000 ms; received "600h"/);
+    expect(() => deadline({ idle: 2 ** 31 })).toThrow(/idle: expected a duration of at most 2147483647 ms/);
+    expect(() => deadline({ firstToken: MAX_DELAY_MS })).not.toThrow();
+    expect(deadline({ total: Infinity })).toBe(identity);
+  });
+
+  it('with asyncScheduler, the longest limit it accepts does not fire at once', async () => {
+    const seen = record(concat(events(parts.r), NEVER).pipe(deadline({ total: MAX_DELAY_MS, firstToken: '596h' })));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(seen.errors).toEqual([]);
+    expect(seen.values).toEqual([parts.r]);
+    seen.subscription.unsubscribe();
   });
 
   describe('with real timers (faked), no timer outlives the stream', () => {

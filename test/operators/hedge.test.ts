@@ -1,5 +1,5 @@
 import { TestScheduler } from 'rxjs/testing';
-import { defer, from, identity, lastValueFrom, take, toArray, type Observable } from 'rxjs';
+import { concat, defer, from, identity, lastValueFrom, NEVER, of, take, toArray, type Observable } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   ConfigurationError, LlmError, openaiCompatible, type LlmEvent, type LlmRequest, type LlmRequestInput, type Model, type ModelInfo,
@@ -8,6 +8,7 @@ import { hedge } from 'rxllm/operators';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
 import { fakeModel, hedgeNotice, parts, request } from '../helpers/events';
 import { afterRequests } from '../helpers/schedulers';
+import { MAX_DELAY_MS } from '../../src/core/time';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -212,6 +213,24 @@ describe('hedge()', () => {
     expect(() => hedge({ after: 'soon' as never })).toThrow(/hedge\(\): after: expected a duration/);
     expect(() => hedge({ after: 100, model: { stream: 'x' } as never })).toThrow(/hedge\(\): model: expected a Model/);
     expect(() => hedge({ after: 100, delay: 5 } as never)).toThrow(/delay/);
+  });
+
+  it('refuses at construction an after longer than a timer can wait: no second, billed call after 1 ms', () => {
+    expect(() => hedge({ after: Number.MAX_SAFE_INTEGER })).toThrow(ConfigurationError);
+    expect(() => hedge({ after: Number.MAX_SAFE_INTEGER })).toThrow(/hedge\(\): after: expected a duration of at most 2147483647 ms .*received 9007199254740991/);
+    expect(() => hedge({ after: '600h' })).toThrow(/at most 2147483647 ms/);
+  });
+
+  it('with asyncScheduler, the longest after it accepts starts no second attempt at once', async () => {
+    let subscriptions = 0;
+    const source = defer(() => {
+      subscriptions++;
+      return concat(of(parts.r), NEVER);
+    });
+    const subscription = source.pipe(hedge({ after: MAX_DELAY_MS })).subscribe();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    subscription.unsubscribe();
+    expect(subscriptions).toBe(1);
   });
 });
 

@@ -250,6 +250,8 @@ describe('meter()', () => {
     expect(() => meter({ interval: -1 })).toThrow(/meter\(\): interval: /);
     expect(() => meter({ window: Infinity })).toThrow(/meter\(\): window: /);
     expect(() => meter({ window: '0s' })).toThrow(/meter\(\): window: expected a finite duration greater than 0/);
+    expect(() => meter({ interval: '1000h' })).toThrow(/meter\(\): interval: expected a duration of at most 2147483647 ms/);
+    expect(() => meter({ window: 2 ** 31 })).toThrow(/meter\(\): window: expected a duration of at most 2147483647 ms/);
     expect(() => meter({ sink: 42 } as never)).toThrow(/meter\(\): sink: expected a function \(metrics\) => void or an observer/);
     expect(() => meter({ count: 'tiktoken' } as never)).toThrow(/meter\(\): count: expected a function/);
     expect(() => meter({ emit: 'yes' } as never)).toThrow(/meter\(\): emit: /);

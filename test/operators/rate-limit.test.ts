@@ -1,11 +1,12 @@
 import { TestScheduler } from 'rxjs/testing';
-import { defer, lastValueFrom, of, takeWhile, toArray, type MonoTypeOperatorFunction } from 'rxjs';
+import { defer, lastValueFrom, of, takeWhile, toArray, type MonoTypeOperatorFunction, type SchedulerLike } from 'rxjs';
 import { afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest';
 import { ConfigurationError, parseRequest, RateLimitError, RateLimitQueueError, type LlmEvent, type LlmRequestInput, type ThrottleNotice } from 'rxllm';
 import { createRateLimiter, type RateLimiter, type RateLimiterConfig } from 'rxllm';
 import { rateLimit } from 'rxllm/operators';
 import { requestTokens, type TokenCounter } from '../../src/cost/tokens';
 import { modelInfo, parts } from '../helpers/events';
+import { MAX_DELAY_MS } from '../../src/core/time';
 
 // The token counter rateLimit() asks for, replaceable per test (for the tokenizer-loading path).
 const counterOverride = vi.hoisted(() => ({ fn: undefined as undefined | ((model: string) => unknown) }));
@@ -359,6 +360,45 @@ describe('rateLimit()', () => {
     });
   });
 
+  describe('waits longer than a timer can make', () => {
+    const MONTH = 30 * 24 * 3_600_000;
+
+    it('a pause of 30 days holds the queue 30 days: the timer is re-armed, never asked for more than 2^31 − 1 ms', () => {
+      const scheduler = testScheduler();
+      const delays: number[] = [];
+      // The TestScheduler does not clamp delays as Node does; record what the limiter asks of it.
+      const recording: SchedulerLike = {
+        now: () => scheduler.now(),
+        schedule: (work, delay, state) => (delays.push(delay ?? 0), scheduler.schedule(work as never, delay, state)),
+      };
+      scheduler.run(({ cold, expectObservable }) => {
+        const limiter = createRateLimiter({ scheduler: recording });
+        limiter.pause(MONTH);
+        expectObservable(cold('r-f|', parts).pipe(rateLimit(limiter))).toBe(`r ${MONTH - 1}ms w-f|`, w(MONTH));
+      });
+      expect(delays.length).toBeGreaterThan(1);
+      expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_DELAY_MS);
+    });
+
+    it('with asyncScheduler, a request queued behind a 30-day pause is not let through at once', async () => {
+      const limiter = createRateLimiter();
+      limiter.pause(MONTH);
+      let sent = 0;
+      const source = defer(() => {
+        sent++;
+        return of(parts.r, parts.f);
+      });
+      const seen: LlmEvent[] = [];
+      const subscription = source.pipe(rateLimit(limiter)).subscribe((e) => seen.push(e));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen.map((e) => e.type)).toEqual(['request']);
+      expect(limiter.queued).toBe(1);
+      subscription.unsubscribe();
+      expect(limiter.queued).toBe(0);
+      expect(sent).toBe(1); // the first subscription, released inside its request event
+    });
+  });
+
   describe('user code, state, options', () => {
     it('a throwing priority, key or count function errors the stream after the request, releasing upstream', () => {
       const scheduler = testScheduler();
@@ -430,6 +470,7 @@ describe('rateLimit()', () => {
       expect(bad({ burst: { requests: 5 } })).toThrow(/burst: expected burst.requests with requestsPerMinute/);
       expect(bad({ key: 'tenant' })).toThrow(/perKey: expected key and perKey together/);
       expect(bad({ maxWait: '5 parsecs' })).toThrow(/maxWait: expected a duration/);
+      expect(bad({ maxWait: '1000h' })).toThrow(/maxWait: expected a duration of at most 2147483647 ms .*or Infinity for no limit/);
       expect(bad({ rpm: 5 })).toThrow(/rpm/);
       expect(() => rateLimit({} as never)).toThrow(/rateLimit\(\): expected a limiter from createRateLimiter/);
       expect(() => rateLimit(createRateLimiter(), { priority: Infinity })).toThrow(/priority/);

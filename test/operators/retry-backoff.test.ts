@@ -7,6 +7,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { collect, ConfigurationError, LlmError, type LlmEvent } from 'rxllm';
 import { retryBackoff, type RetryContext, type ShouldRetryContext } from 'rxllm/operators';
 import { parts, retryNotice } from '../helpers/events';
+import { MAX_DELAY_MS } from '../../src/core/time';
 
 const scheduler = (): TestScheduler => new TestScheduler((actual, expected) => expect(actual).toEqual(expected));
 
@@ -101,6 +102,31 @@ describe('retryBackoff()', () => {
       expectObservable(cold('-r-#', parts, rateLimited(2000)).pipe(retryBackoff({ maxRetryAfter: '1s' }))).toBe('-r-#', parts, rateLimited(2000));
       expectSubscriptions(source.subscriptions).toBe('^--!');
     });
+  });
+
+  it('never retries a Retry-After longer than a timer can wait: maxRetryAfter stops at 2^31 − 1 ms', () => {
+    expect(() => retryBackoff({ maxRetryAfter: '1000h' })).toThrow(ConfigurationError);
+    expect(() => retryBackoff({ maxRetryAfter: Infinity })).toThrow(/retryBackoff\(\): maxRetryAfter: /);
+    expect(() => retryBackoff({ maxDelay: 2 ** 31 })).toThrow(/maxDelay: expected a duration of at most 2147483647 ms/);
+    scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
+      // 30 days: over the largest maxRetryAfter there is, so it is passed on — not retried after 1 ms.
+      const month = rateLimited(30 * 24 * 3_600_000);
+      const source = cold('-r-#', parts, month);
+      expectObservable(source.pipe(retryBackoff({ maxRetryAfter: MAX_DELAY_MS }))).toBe('-r-#', parts, month);
+      expectSubscriptions(source.subscriptions).toBe('^--!');
+    });
+  });
+
+  it('with asyncScheduler, a Retry-After of 30 days is passed on at once, the source called once', async () => {
+    let calls = 0;
+    const month = rateLimited(30 * 24 * 3_600_000);
+    const source = defer(() => {
+      calls++;
+      return concat(of(parts.r), throwError(() => month));
+    });
+    await expect(lastValueFrom(source.pipe(retryBackoff({ maxRetryAfter: MAX_DELAY_MS, scheduler: asyncScheduler })))).rejects.toBe(month);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(calls).toBe(1);
   });
 
   it("passes an error after output on with afterOutput 'before-output' (the default)", () => {
