@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
-  collect, ConfigurationError, InvalidRequestError, LlmError, openai, openaiCompatible,
+  collect, ConfigurationError, InvalidRequestError, LlmError, openai, openaiCompatible, parseRequest,
   type LlmRequestInput, type Model,
 } from 'rxllm';
 import { openaiTextReply, startMockServer, type MockServer } from 'rxllm/testing';
@@ -26,8 +26,25 @@ afterEach(() => {
 const compatible = (): Model => openaiCompatible({ model: 'llama-3.1-8b', baseURL: server.url, apiKey: API_KEY });
 const user = { role: 'user', content: 'Hi' } as const;
 
+/** `{ type: 'object', properties: { child: <itself> } }`: a schema that contains itself. */
+function circularSchema(): { type: 'object'; properties: Record<string, unknown> } {
+  const schema = { type: 'object' as const, properties: {} as Record<string, unknown> };
+  schema.properties['child'] = schema;
+  return schema;
+}
+
+/** An array schema `depth` levels deep: `{ type: 'array', items: { type: 'array', items: … } }`. */
+function nested(depth: number): Record<string, unknown> {
+  let schema: Record<string, unknown> = { type: 'string' };
+  for (let i = 0; i < depth; i++) schema = { type: 'array', items: schema };
+  return schema;
+}
+
 describe('invalid requests fail before any I/O', () => {
-  const cases: ReadonlyArray<{ what: string; input: unknown; field: string; says: RegExp }> = [
+  // Where the 65th level starts; the message writes a path this long by its first 60 and last 50 characters.
+  const deepPath = `responseFormat.schema${'.items'.repeat(64)}`;
+  // `shown`: the path as the message writes it, when it is too long to write whole.
+  const cases: ReadonlyArray<{ what: string; input: unknown; field: string; says: RegExp; shown?: string }> = [
     { what: 'no messages', input: { messages: [] }, field: 'messages', says: /expected at least one message; received \[\]/ },
     { what: 'temperature 7', input: { messages: [user], temperature: 7 }, field: 'temperature', says: /<=2; received 7$/ },
     { what: "an unknown role 'robot'", input: { messages: [{ role: 'robot', content: 'beep' }] }, field: 'messages[0].role', says: /'system' \| 'user' \| 'assistant' \| 'tool'; received "robot"/ },
@@ -36,9 +53,14 @@ describe('invalid requests fail before any I/O', () => {
     { what: 'a toolChoice that is no choice', input: { messages: [user], tools: [{ name: 'lookup' }], toolChoice: 'always' }, field: 'toolChoice', says: /expected "auto", "none", "required" or \{ name.*; received "always"/ },
     { what: 'a toolChoice naming no tool', input: { messages: [user], tools: [{ name: 'lookup' }], toolChoice: { name: 'search' } }, field: 'toolChoice.name', says: /one of the tools \(lookup\); received "search"/ },
     { what: 'toolChoice required without tools', input: { messages: [user], toolChoice: 'required' }, field: 'toolChoice', says: /expected tools to choose from; received "required"/ },
+    // Valid to the schema (free-form members hold `unknown`), but not JSON: the body could not be written.
+    { what: 'a circular tool schema', input: { messages: [user], tools: [{ name: 'tree', parameters: circularSchema() }] }, field: 'tools[0].parameters.properties.child', says: /expected a JSON value; received a circular reference to tools\[0\]\.parameters \(an object inside itself\)/ },
+    { what: 'a BigInt in providerOptions', input: { messages: [user], providerOptions: { openai: { seed: 2n ** 64n } } }, field: 'providerOptions.openai.seed', says: /expected a JSON value \(a number or a string\); received a BigInt, 18446744073709551616n/ },
+    { what: 'a schema nested 10 000 deep', input: { messages: [user], responseFormat: { type: 'json', schema: nested(10_000) } }, field: deepPath, shown: `${deepPath.slice(0, 60)}…${deepPath.slice(-50)}`, says: /^Invalid request: responseFormat\.schema\.items.*….*: expected JSON nested at most 64 levels deep; received deeper nesting$/ },
+    { what: 'a circular tool call argument in the history', input: { messages: [user, { role: 'assistant', toolCalls: [{ id: 'c1', name: 'f', arguments: circularSchema().properties }] }] }, field: 'messages[1].toolCalls[0].arguments.child.properties', says: /circular reference to messages\[1\]\.toolCalls\[0\]\.arguments/ },
   ];
 
-  for (const { what, input, field, says } of cases) {
+  for (const { what, input, field, says, shown = field } of cases) {
     it(`${what} → InvalidRequestError on ${field}, and the server sees nothing`, async () => {
       const connectionsBefore = server.connections.length; // keep-alive sockets of earlier tests may stay open
       const seen = record(compatible().stream(input as LlmRequestInput));
@@ -50,13 +72,45 @@ describe('invalid requests fail before any I/O', () => {
       expect(error).toBeInstanceOf(InvalidRequestError);
       expect(LlmError.is(error)).toBe(true);
       expect(error).toMatchObject({ code: 'invalid_request', field, retryable: false });
-      expect(error.message).toContain(`${field}: `);
+      expect(error.message).toContain(`${shown}: `);
       expect(error.message).toMatch(says);
       await pause(300); // every chance for a request to arrive
       expect(server.requests).toHaveLength(0);
       expect(server.connections).toHaveLength(connectionsBefore);
     });
   }
+
+  it('a request that is not JSON is refused by stream() itself, before the request event: no TypeError or RangeError later', () => {
+    const seen = record(compatible().stream({ messages: [user], tools: [{ name: 'tree', parameters: circularSchema() }] }));
+    expect(seen.values).toEqual([]);
+    expect(seen.errors[0]).toBeInstanceOf(InvalidRequestError);
+    expect(seen.errors[0]).not.toBeInstanceOf(TypeError);
+  });
+
+  it('JSON that is fine passes: 64 levels, an object shared by many paths, a Date (toJSON)', () => {
+    // nested(63): 64 object levels counting the schema itself.
+    expect(() => parseRequest({ messages: [user], responseFormat: { type: 'json', schema: nested(63) } })).not.toThrow();
+    expect(() => parseRequest({ messages: [user], responseFormat: { type: 'json', schema: nested(64) } })).toThrow(InvalidRequestError);
+    // 2^30 paths to one leaf, 61 levels: walked once per object, not once per path.
+    const shared: Record<string, unknown> = { type: 'string' };
+    let dag: Record<string, unknown> = shared;
+    for (let i = 0; i < 30; i++) dag = { type: 'object', properties: { left: dag, right: dag } };
+    expect(() => parseRequest({ messages: [user], tools: [{ name: 'wide', parameters: dag }] })).not.toThrow();
+    expect(() => parseRequest({ messages: [user], providerOptions: { openai: { since: new Date(0) } } })).not.toThrow();
+  });
+
+  it('a toJSON() or getter that throws is an InvalidRequestError naming the field', () => {
+    const toJSON = (): never => {
+      throw new TypeError('nope');
+    };
+    const badToJson = (): unknown => parseRequest({ messages: [user], providerOptions: { openai: { x: { toJSON } } } });
+    expect(badToJson).toThrow(InvalidRequestError);
+    expect(badToJson).toThrow(/providerOptions\.openai\.x: expected a JSON value; received an object whose toJSON\(\) threw a TypeError/);
+    const getter = Object.defineProperty({}, 'g', { enumerable: true, get: toJSON });
+    expect(() => parseRequest({ messages: [user], providerOptions: { openai: { x: getter } } })).toThrow(/providerOptions\.openai\.x\.g: expected a JSON value; reading it threw a TypeError/);
+    // Where the schema itself reads the getter, the path is unknown, but the error is still typed.
+    expect(() => parseRequest({ messages: [user], providerOptions: { openai: getter } })).toThrow(/^Invalid request: request: expected plain data; reading it threw a TypeError$/);
+  });
 
   it('each subscription of an invalid request errors again (the stream stays cold)', () => {
     const events = compatible().stream({ messages: [] });
