@@ -9,8 +9,9 @@
  * `instanceof` / `X.is()` read the marker of `X` alone, so they answer the same for an error
  * made by another copy of rxllm (a second install, a second bundle, another module instance).
  *
- * Secrets never appear in an error: messages built from provider bodies pass through
- * `redact()`, request headers are never stored, and `cause` is reduced to name + message.
+ * Secrets never appear in an error: messages, request ids and provider codes pass through
+ * `redact()` (which removes every piece of 8 characters or more of a registered secret), request
+ * headers are never stored, and a `cause` is reduced to its redacted name, message and code.
  */
 
 /** What `instanceof` and `is()` need of a class: its own marker. */
@@ -82,7 +83,7 @@ export class LlmError extends Error {
     if (options.status !== undefined) this.status = options.status;
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
     if (options.provider !== undefined) this.provider = options.provider;
-    if (options.requestId !== undefined) this.requestId = options.requestId;
+    if (options.requestId !== undefined) this.requestId = redact(options.requestId);
   }
 
   /**
@@ -138,7 +139,7 @@ export class ApiError extends LlmError {
   readonly providerCode?: string;
   constructor(options: LlmErrorOptions & { readonly providerCode?: string }) {
     super(options);
-    if (options.providerCode !== undefined) this.providerCode = options.providerCode;
+    if (options.providerCode !== undefined) this.providerCode = redact(options.providerCode);
   }
 }
 
@@ -262,38 +263,124 @@ export class RateLimitQueueError extends LlmError {
 // ---------------------------------------------------------------------------------------------
 // Secrets
 
-const registeredSecrets = new Set<string>();
+/**
+ * The length of the pieces of a secret that `redact()` removes wherever they appear. Provider text
+ * is shortened before it becomes a message (an HTML error page to 500 characters, a bad stream
+ * line to 117), so an echoed key may arrive cut anywhere: its head, its tail, or a middle part.
+ */
+const PIECE = 8;
+/** Secrets shorter than this are not registered: removing every "abc" from a message would garble it. */
+const MIN_SECRET = 6;
+/** Every `PIECE`-character window of every registered secret of `PIECE` characters or more. */
+const secretPieces = new Set<string>();
+/** Registered secrets shorter than `PIECE` (6–7 characters): removed only whole. */
+const shortSecrets = new Set<string>();
 
 /**
- * Registers a credential so that `redact()` removes it from any text that becomes an error message.
- * Providers call this with their API key at construction. Only the key itself is kept, in memory.
+ * Registers a credential so that `redact()` removes it — and every piece of 8 characters or more
+ * of it, however it was cut — from any text that becomes an error message, a kept response header
+ * or a request id. Providers call this with their API key at construction; `normalizeHeaders`
+ * with credential-looking header values. A secret of 6–7 characters is removed only whole; one
+ * shorter than 6 is ignored. Only the secret's pieces are kept, in memory.
  */
 export function registerSecret(secret: string | undefined): void {
-  if (secret !== undefined && secret.length >= 6) registeredSecrets.add(secret);
+  if (secret === undefined || secret.length < MIN_SECRET) return;
+  addPieces(secret);
+  // A server may echo the key from a URL it quotes ("…?key=abc%2Bdef"): its escaped form too.
+  const escaped = safeEncodeUri(secret);
+  if (escaped !== secret) addPieces(escaped);
+}
+
+function addPieces(secret: string): void {
+  if (secret.length < PIECE) shortSecrets.add(secret);
+  else for (let i = 0; i + PIECE <= secret.length; i++) secretPieces.add(secret.slice(i, i + PIECE));
+}
+
+function safeEncodeUri(text: string): string {
+  try {
+    return encodeURIComponent(text);
+  } catch {
+    return text; // a lone surrogate
+  }
 }
 
 // Key-shaped strings (OpenAI, Anthropic, Groq, Google, OpenRouter, xAI) and bearer credentials,
 // also when a provider echoes a partly masked key ("sk-proj-****abcd").
 const KEY_SHAPED = /\b(?:sk|gsk|xai|pk|rk)-[A-Za-z0-9_*.-]{6,}|\bAIza[0-9A-Za-z_*-]{10,}|\b(?:Bearer|Basic)\s+[A-Za-z0-9._~+/*=-]+/g;
 
-/** Removes registered secrets and key-shaped strings from a text. */
+const REDACTED = '[redacted]';
+
+/**
+ * Removes registered secrets from a text — every run of characters covered by a piece of 8 or
+ * more characters of a secret (so a key cut by truncation, or only its head or tail, goes too),
+ * and secrets of 6–7 characters whole — then masks key- and bearer-shaped strings. Each removed
+ * run becomes `[redacted]`. Case-sensitive. Linear in the text: one set lookup per position.
+ * A side effect worth knowing: a secret that contains a word of 8 letters or more ("anthropic"
+ * in a made-up test key) makes that word disappear from messages too.
+ *
+ * @example
+ * registerSecret(azureKey);
+ * redact(`<p>invalid key ${azureKey.slice(0, 20)}…`); // '<p>invalid key [redacted]…'
+ */
 export function redact(text: string): string {
-  let out = text;
-  for (const secret of registeredSecrets) {
-    if (out.includes(secret)) out = out.split(secret).join('[redacted]');
-    // A provider may echo only the tail of a key ("...abcd"); drop long suffixes too.
-    const tail = secret.slice(-8);
-    if (tail.length === 8 && out.includes(tail)) out = out.split(tail).join('[redacted]');
-  }
-  return out.replace(KEY_SHAPED, '[redacted]');
+  return removeSecrets(text).replace(KEY_SHAPED, REDACTED);
 }
 
-/** Keeps only the name, code and redacted message of a cause: no request objects or headers survive. */
+function removeSecrets(text: string): string {
+  if (text.length < MIN_SECRET || (secretPieces.size === 0 && shortSecrets.size === 0)) return text;
+  // Allocated at the first hit only: most texts (every kept header value of every response) hold none.
+  let hidden: Uint8Array | undefined;
+  const hide = (from: number, length: number): void => {
+    (hidden ??= new Uint8Array(text.length)).fill(1, from, from + length);
+  };
+  if (secretPieces.size > 0) {
+    for (let i = 0; i + PIECE <= text.length; i++) if (secretPieces.has(text.slice(i, i + PIECE))) hide(i, PIECE);
+  }
+  for (const secret of shortSecrets) {
+    for (let i = text.indexOf(secret); i !== -1; i = text.indexOf(secret, i + 1)) hide(i, secret.length);
+  }
+  if (hidden === undefined) return text;
+  let out = '';
+  for (let i = 0; i < text.length; ) {
+    const start = i;
+    const covered = hidden[i] === 1;
+    while (i < text.length && (hidden[i] === 1) === covered) i++;
+    out += covered ? REDACTED : text.slice(start, i);
+  }
+  return out;
+}
+
+/** How deep `safeCause` looks into an rxllm error's own cause chain before giving up on keeping it. */
+const MAX_CAUSE_DEPTH = 8;
+
+/**
+ * What an error keeps of its cause. An rxllm error is kept as it is (its `instanceof` and fields
+ * are useful, and its constructor cleaned it already) unless something in it or its cause chain
+ * still holds a secret registered here — an error from another copy of rxllm redacted with that
+ * copy's registry; then, like any other `Error` (an `AggregateError` too), it is reduced to its
+ * redacted name, message and string `code`: no nested cause, no `errors`, no request objects or
+ * headers survive. A string is redacted; anything else is dropped.
+ */
 function safeCause(cause: unknown): unknown {
-  if (LlmError.is(cause)) return cause;
-  if (cause instanceof Error) {
-    const code = (cause as { code?: unknown }).code;
-    return { name: cause.name, message: redact(cause.message), ...(typeof code === 'string' ? { code } : {}) };
+  if (LlmError.is(cause) && isClean(cause, 0)) return cause;
+  if (cause instanceof Error || LlmError.is(cause)) {
+    const { name, message, code } = cause as { name?: unknown; message?: unknown; code?: unknown };
+    return { name: redact(String(name)), message: redact(String(message)), ...(typeof code === 'string' ? { code: redact(code) } : {}) };
   }
   return typeof cause === 'string' ? redact(cause) : undefined;
+}
+
+/** True when no text of `value` — an rxllm error, a reduced cause, a string — nor of its cause chain holds a secret. */
+function isClean(value: unknown, depth: number): boolean {
+  if (value === undefined) return true;
+  if (depth > MAX_CAUSE_DEPTH) return false;
+  if (typeof value === 'string') return redact(value) === value;
+  if (typeof value !== 'object' || value === null) return false;
+  if (!LlmError.is(value) && (value instanceof Error || Object.getPrototypeOf(value) !== Object.prototype)) return false;
+  const record = value as unknown as Record<string, unknown>;
+  for (const key of ['name', 'message', 'code', 'requestId', 'providerCode', 'provider'] as const) {
+    const text = record[key];
+    if (text !== undefined && (typeof text !== 'string' || redact(text) !== text)) return false;
+  }
+  return isClean(record['cause'], depth + 1);
 }

@@ -1,3 +1,4 @@
+import { redact } from '../core/errors';
 import type { RateLimitInfo } from '../core/events';
 import type { HeaderLookup } from './transport';
 
@@ -13,18 +14,27 @@ const KEPT_HEADER_NAMES = [
   'anthropic-ratelimit-output-tokens-limit', 'anthropic-ratelimit-output-tokens-remaining', 'anthropic-ratelimit-output-tokens-reset',
 ] as const;
 
-/** The kept headers present on a response, by lower-case name. */
+/**
+ * The kept headers present on a response, by lower-case name, each value passed through
+ * `redact()`: they travel in `response` events (logged, cached, sent to browsers by `toSSE`), and
+ * a misbehaving proxy may echo a credential into any of them (`x-request-id: <the key>`).
+ */
 export function keptHeaders(headers: HeaderLookup): Record<string, string> {
   const out: Record<string, string> = {};
   for (const name of KEPT_HEADER_NAMES) {
     const value = headers.get(name);
-    if (value !== undefined) out[name] = value;
+    if (value !== undefined) out[name] = redact(value);
   }
   return out;
 }
 
+/**
+ * The provider's request id (`x-request-id`, else `request-id`), redacted as the kept headers are:
+ * it is copied into `response` events and onto errors (`requestId`).
+ */
 export function requestIdOf(headers: HeaderLookup): string | undefined {
-  return headers.get('x-request-id') ?? headers.get('request-id');
+  const id = headers.get('x-request-id') ?? headers.get('request-id');
+  return id === undefined ? undefined : redact(id);
 }
 
 /**
