@@ -19,7 +19,12 @@ export interface MeterConfig {
    * @defaultValue '250ms'
    */
   readonly interval?: Duration;
-  /** The rolling window of `tokensPerSecond` (kept in 10 buckets). @defaultValue '1s' */
+  /**
+   * The rolling window of `tokensPerSecond` (kept in 10 buckets): the tokens in it ÷ the time it
+   * really covers (from its oldest bucket's start, or from the first output while the stream is
+   * younger than the window, to now).
+   * @defaultValue '1s'
+   */
   readonly window?: Duration;
   /** Prices for `costUsd` (see `withPrices`). @defaultValue defaultPrices */
   readonly prices?: PriceTable;

@@ -2,6 +2,12 @@
  * A count over a sliding time window, in a fixed ring of buckets: adding is O(1) (amortized over
  * at most `buckets` clears when time jumps ahead), memory is O(buckets) — never one entry per
  * token. Times are whatever clock the caller uses (a scheduler's `now()`).
+ *
+ * Buckets are closed on the right: bucket `i` holds what was added in
+ * `(origin + i·bucketMs, origin + (i + 1)·bucketMs]`, and bucket 0 also what came at `origin`
+ * itself. So a count "over the last N ms" holds what came strictly after its start and up to now,
+ * and a stream paced at exactly one token per 10 ms reads exactly 100/s, not 100/s plus the token
+ * that sits on the window's edge.
  */
 export class RollingCount {
   private readonly counts: Float64Array;
@@ -10,6 +16,8 @@ export class RollingCount {
   /** Index, counted from `origin`, of the newest bucket. */
   private head = 0;
   private sum = 0;
+  /** What was added at `origin` itself (the first burst of a stream), counted in bucket 0 too. */
+  private atOrigin = 0;
 
   /** `windowMs` > 0 and finite, divided into `buckets` buckets. */
   constructor(
@@ -26,6 +34,7 @@ export class RollingCount {
     this.origin = now;
     this.head = 0;
     this.sum = 0;
+    this.atOrigin = 0;
   }
 
   /** Adds `amount` at time `now` (not earlier than the last call's `now`). */
@@ -33,6 +42,7 @@ export class RollingCount {
     this.advance(now);
     this.counts[this.head % this.counts.length]! += amount;
     this.sum += amount;
+    if (now <= this.origin) this.atOrigin += amount;
   }
 
   /** What was added during the window ending at `now` (bucket resolution). */
@@ -42,16 +52,35 @@ export class RollingCount {
   }
 
   /**
-   * Per second over the window ending at `now`: the total ÷ the window, or ÷ the time since
-   * `reset` while that is shorter (at least one bucket, so a first burst does not read as infinite).
+   * Per second, over the time the counted buckets really cover — not over the whole window, whose
+   * newest bucket is only partly gone by (dividing by the window read a steady stream ~5–10% low):
+   *
+   * - Once the window has moved past `reset`: what the buckets hold ÷ the time from the start of
+   *   the oldest one to `now` (between `windowMs − bucketMs` and `windowMs`).
+   * - Before that (a stream younger than the window): what came after `reset`'s moment ÷ the time
+   *   since it — a rate between tokens, so the first burst, which has no time of its own behind it,
+   *   is not counted (n tokens 10 ms apart read 100/s, not (n + 1)/s).
+   * - At `reset`'s moment itself, with no time gone by: what came then ÷ one bucket, so a first
+   *   burst reads as a finite rate.
    */
   perSecond(now: number): number {
-    const span = Math.min(this.windowMs, Math.max(now - this.origin, this.bucketMs));
-    return (this.total(now) / span) * 1000;
+    this.advance(now);
+    const size = this.counts.length;
+    if (this.head < size) {
+      const span = now - this.origin;
+      return span > 0 ? ((this.sum - this.atOrigin) / span) * 1000 : (this.sum / this.bucketMs) * 1000;
+    }
+    const start = this.origin + (this.head - size + 1) * this.bucketMs;
+    return (this.sum / (now - start)) * 1000;
+  }
+
+  /** The bucket of `now`: `(origin + i·bucketMs, origin + (i + 1)·bucketMs]` is bucket `i`; `origin` is in bucket 0. */
+  private indexOf(now: number): number {
+    return now <= this.origin ? 0 : Math.ceil((now - this.origin) / this.bucketMs) - 1;
   }
 
   private advance(now: number): void {
-    const index = Math.floor((now - this.origin) / this.bucketMs);
+    const index = this.indexOf(now);
     if (index <= this.head) return;
     const size = this.counts.length;
     if (index - this.head >= size) {

@@ -99,6 +99,7 @@ export class StreamMeter {
       type: 'metrics',
       ...(this.firstAt !== undefined ? { ttftMs: this.firstAt - this.startedAt } : {}),
       outputTokens,
+      // Over the time the window really covers (RollingCount.perSecond), not the nominal window.
       tokensPerSecond: this.rateFrom === undefined ? 0 : this.window.perSecond(now),
       averageTokensPerSecond: this.rateFrom === undefined ? 0 : (outputTokens / Math.max(since, floor)) * 1000,
       elapsedMs: now - this.startedAt,

@@ -41,7 +41,8 @@ describe('meter()', () => {
       const values = {
         ...parts,
         m: metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 }),
-        n: metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 200, averageTokensPerSecond: 200, elapsedMs: 7 }),
+        // One token so far: no token has come since the first, so no rate yet (the first has no time behind it).
+        n: metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 200, elapsedMs: 7 }),
         o: metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 100, elapsedMs: 12 }),
         p: metrics({ ttftMs: 2, outputTokens: 2, tokensPerSecond: 100, averageTokensPerSecond: (2 / 15) * 1000, elapsedMs: 17 }),
         q: metrics({ ttftMs: 2, outputTokens: 2, tokensPerSecond: 100, averageTokensPerSecond: 100, elapsedMs: 22 }),
@@ -60,16 +61,43 @@ describe('meter()', () => {
       expectObservable(metered).toBe('r-aaaa------aaaaa------f|', parts);
     });
     expect(seen.map((m) => [m.elapsedMs, m.outputTokens, m.tokensPerSecond])).toEqual([
-      [2, 1, 1000], // first token: one token over the shortest span (one bucket)
-      [5, 4, (4 / 3) * 1000], // 4 tokens in the 3 ms since the first
-      [8, 4, (4 / 6) * 1000],
-      [11, 4, (4 / 9) * 1000],
+      [2, 1, 1000], // first token, no time gone by: one token over the shortest span (one bucket)
+      [5, 4, 1000], // 3 tokens in the 3 ms after the first (1 a ms: the rate between tokens)
+      [8, 4, (3 / 6) * 1000],
+      [11, 4, (3 / 9) * 1000],
       [14, 7, (4 / 10) * 1000], // the window (4..14] has lost three of the first burst, holds three of the second
       [17, 9, (5 / 10) * 1000], // only the second burst
       [20, 9, (5 / 10) * 1000],
       [23, 9, (3 / 10) * 1000], // final, at finish: (13..23] holds three of the burst
     ]);
     expect(seen.map((m) => m.final)).toEqual([false, false, false, false, false, false, false, true]);
+  });
+
+  it('reads a stream paced at exactly 100 tokens/s as 100/s once past the first window (not ~90: the newest bucket is only partly gone by)', () => {
+    const seen: MetricsNotice[] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      // r at 0, a token every 10 ms from 10 to 3000, finish at 3010; the default 1 s window, notices every 250 ms.
+      const marbles = `r 9ms ${'a 9ms '.repeat(300)}f|`;
+      expectObservable(cold(marbles, parts).pipe(meter({ count: one, emit: false, sink: (m) => seen.push(m) }))).toBe(marbles, parts);
+    });
+    const past = seen.filter((m) => m.elapsedMs > 1010); // 1010: the first token (10) plus the window
+    expect(past.map((m) => m.elapsedMs)).toEqual([1260, 1510, 1760, 2010, 2260, 2510, 2760, 3010]);
+    for (const m of past) expect(Math.abs(m.tokensPerSecond - 100)).toBeLessThanOrEqual(1);
+    expect(past.slice(0, -1).map((m) => m.tokensPerSecond)).toEqual(Array(7).fill(100));
+    // The final, at 3010: the window (2010, 3010] holds 99 tokens — the last came 10 ms before.
+    expect(past.at(-1)).toMatchObject({ final: true, tokensPerSecond: 99 });
+  });
+
+  it('reads a stream younger than its window at its true rate: the tokens after the first ÷ the time since it', () => {
+    const seen: MetricsNotice[] = [];
+    scheduler().run(({ cold, expectObservable }) => {
+      // 40 tokens/s: one every 25 ms from 5 on, in a 10 s window; notices every 100 ms.
+      const marbles = `r 4ms ${'a 24ms '.repeat(20)}f|`;
+      expectObservable(cold(marbles, parts).pipe(meter({ count: one, window: '10s', interval: 100, emit: false, sink: (m) => seen.push(m) }))).toBe(marbles, parts);
+    });
+    // At 105, 205, 305, 405: 4, 8, 12, 16 tokens after the first, over 100, 200, 300, 400 ms.
+    expect(seen.slice(1, 5).map((m) => [m.elapsedMs, m.tokensPerSecond])).toEqual([[105, 40], [205, 40], [305, 40], [405, 40]]);
+    expect(seen[0]).toMatchObject({ elapsedMs: 5, outputTokens: 1 }); // the first token: no time behind it yet
   });
 
   it('reconciles with provider usage and prices it in the final notice', () => {
@@ -97,7 +125,7 @@ describe('meter()', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const source = cold('r-a-----b---f---|', parts);
       const m = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 });
-      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 200, averageTokensPerSecond: 200, elapsedMs: 7 });
+      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 200, elapsedMs: 7 });
       const M = metrics({ ttftMs: 2, outputTokens: 2, tokensPerSecond: 100, averageTokensPerSecond: 200, elapsedMs: 12, final: true });
       expectObservable(source.pipe(meter({ count: one, window: 10, interval: 5, sink: (x) => both.push(x) }))).toBe('r-(am)-nb---(Mf)|', { ...parts, m, n, M });
       expectObservable(source.pipe(meter({ count: one, window: 10, interval: 5, sink: (x) => only.push(x), emit: false }))).toBe('r-a-----b---f---|', parts);
@@ -125,7 +153,7 @@ describe('meter()', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('r-a-------#', parts, unavailable);
       const m = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 });
-      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 200, averageTokensPerSecond: 200, elapsedMs: 7 });
+      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 200, elapsedMs: 7 });
       expectObservable(source.pipe(meter({ count: one, window: 10, interval: 5, sink: (x) => seen.push(x.elapsedMs) }))).toBe('r-(am)-n--#', { ...parts, m, n }, unavailable);
       expectSubscriptions(source.subscriptions).toBe('^---------!');
     });
@@ -137,7 +165,7 @@ describe('meter()', () => {
     scheduler().run(({ cold, expectObservable, expectSubscriptions }) => {
       const source = cold('r-a---------------f|', parts);
       const m = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 });
-      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 200, averageTokensPerSecond: 200, elapsedMs: 7 });
+      const n = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 200, elapsedMs: 7 });
       const metered = source.pipe(meter({ count: one, window: 10, interval: 5, sink: (x) => seen.push(x.elapsedMs) }));
       expectObservable(metered, '^---------!').toBe('r-(am)-n--', { ...parts, m, n });
       expectSubscriptions(source.subscriptions).toBe('^---------!');
@@ -161,7 +189,7 @@ describe('meter()', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const source = cold('r-a---b-x---c---f---|', parts); // x: retry notice with reset: true
       const m = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 });
-      const M = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 250, averageTokensPerSecond: 250, elapsedMs: 16, final: true });
+      const M = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 250, elapsedMs: 16, final: true });
       expectObservable(source.pipe(meter({ count: one, window: 10, interval: Infinity }))).toBe('r-(am)b-x---c---(Mf)|', { ...parts, m, M });
     });
   });
@@ -205,7 +233,7 @@ describe('meter()', () => {
     scheduler().run(({ cold, expectObservable }) => {
       const metered = cold('r-a---f---|', parts).pipe(meter({ count: one, window: 10, interval: Infinity }));
       const m = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 1000, averageTokensPerSecond: 1000, elapsedMs: 2 });
-      const M = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 250, averageTokensPerSecond: 250, elapsedMs: 6, final: true });
+      const M = metrics({ ttftMs: 2, outputTokens: 1, tokensPerSecond: 0, averageTokensPerSecond: 250, elapsedMs: 6, final: true });
       expectObservable(metered).toBe('         r-(am)(Mf)|', { ...parts, m, M });
       expectObservable(metered, '20ms ^').toBe('20ms r-(am)(Mf)|', { ...parts, m, M });
     });
