@@ -31,6 +31,18 @@ export interface MockReply {
   readonly stallAfterChunks?: number;
   /** After this many chunks, destroy the socket (a reset mid-stream). */
   readonly resetAfterChunks?: number;
+  /**
+   * Per-chunk waits: before chunk `i`, wait `chunkDelaysMs[i]` instead of `firstChunkDelayMs` /
+   * `chunkDelayMs` (missing entries fall back to those). For irregular pacing, e.g. random delays
+   * in a fuzz test.
+   */
+  readonly chunkDelaysMs?: readonly number[];
+  /**
+   * Sent as the `content-encoding` header, which `headers` cannot set (it is dropped there with
+   * the hop-by-hop ones). The body is sent as given: encode it yourself (`zlib.gzipSync`) to play
+   * a proxy that compresses a response the client never asked to be compressed.
+   */
+  readonly contentEncoding?: string;
 }
 
 /** Decides the reply for a request when the queue is empty. */
@@ -299,17 +311,18 @@ async function serve(reply: MockReply, req: IncomingMessage, res: ServerResponse
   for (const [name, value] of Array.isArray(given) ? (given as ReadonlyArray<readonly [string, string]>) : Object.entries(given as Record<string, string>)) {
     if (!HOP_BY_HOP.has(name.toLowerCase())) headers.push([name, value]);
   }
+  if (reply.contentEncoding !== undefined) headers.push(['content-encoding', reply.contentEncoding]);
   res.writeHead(reply.status ?? 200, headers.flat());
   res.flushHeaders();
   const chunks = chunksOf(reply);
-  const paced = reply.chunkDelayMs !== undefined || reply.firstChunkDelayMs !== undefined || chunks.length > 1;
+  const paced = reply.chunkDelayMs !== undefined || reply.firstChunkDelayMs !== undefined || reply.chunkDelaysMs !== undefined || chunks.length > 1;
   for (let i = 0; i < chunks.length; i++) {
     if (reply.stallAfterChunks === i) return; // hold the socket open; the client must leave
     if (reply.resetAfterChunks === i) {
       req.socket.destroy();
       return;
     }
-    if (paced) await sleep(i === 0 ? (reply.firstChunkDelayMs ?? 0) : (reply.chunkDelayMs ?? 0));
+    if (paced) await sleep(reply.chunkDelaysMs?.[i] ?? (i === 0 ? (reply.firstChunkDelayMs ?? 0) : (reply.chunkDelayMs ?? 0)));
     if (gone()) return;
     res.write(chunks[i]!);
   }
