@@ -20,10 +20,7 @@ export class RollingCount {
   private atOrigin = 0;
 
   /** `windowMs` > 0 and finite, divided into `buckets` buckets. */
-  constructor(
-    private readonly windowMs: number,
-    buckets = 10,
-  ) {
+  constructor(windowMs: number, buckets = 10) {
     this.counts = new Float64Array(buckets);
     this.bucketMs = windowMs / buckets;
   }
