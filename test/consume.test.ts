@@ -1,5 +1,5 @@
 import { TestScheduler } from 'rxjs/testing';
-import { Observable, concat, firstValueFrom, from, lastValueFrom, map, of, throwError, toArray } from 'rxjs';
+import { Observable, concat, defer, firstValueFrom, from, lastValueFrom, map, of, throwError, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { collect, LlmError, text, toAsyncIterable, toReadableStream, toSSE, type LlmEvent } from 'rxllm';
 import { parts } from './helpers/events';
@@ -131,13 +131,40 @@ describe('toReadableStream() and toSSE()', () => {
     expect(values).toEqual([1, 2, 3]);
   });
 
-  it('frames events as SSE, leaves the request out, and ends an error with one error frame', async () => {
+  it('frames events as SSE with ids, leaves the request out, and ends an error with one llm-error frame, then done', async () => {
     const error = new LlmError({ code: 'rate_limited', message: 'slow down', retryable: true, status: 429 });
     const body = await new Response(toSSE(concat(events(parts.r, parts.a), throwError(() => error)))).text();
+    // Not `event: error`: EventSource fires its own `error` (connection failure) on the same handler.
     expect(body).toBe(
-      'event: text\ndata: {"type":"text","text":"Hel"}\n\n' +
-        'event: error\ndata: {"type":"error","error":{"name":"LlmError","code":"rate_limited","message":"slow down","retryable":true,"status":429}}\n\n',
+      'id: 1\nevent: text\ndata: {"type":"text","text":"Hel"}\n\n' +
+        'id: 2\nevent: llm-error\ndata: {"type":"llm-error","error":{"name":"LlmError","code":"rate_limited","message":"slow down","retryable":true,"status":429}}\n\n' +
+        'id: 3\nevent: done\ndata: {"type":"done"}\n\n',
     );
+  });
+
+  it('ends a finished answer with a done frame, and sends retry: first when asked', async () => {
+    const body = await new Response(toSSE(events(parts.r, parts.a, parts.f), { retryMs: 250 })).text();
+    expect(body).toBe(
+      'retry: 250\n\n' +
+        'id: 1\nevent: text\ndata: {"type":"text","text":"Hel"}\n\n' +
+        'id: 2\nevent: finish\ndata: {"type":"finish","reason":"stop","rawReason":"stop"}\n\n' +
+        'id: 3\nevent: done\ndata: {"type":"done"}\n\n',
+    );
+    expect(() => toSSE(events(parts.r), { retryMs: -1 })).toThrow(/toSSE\(\): retryMs: expected a whole number of milliseconds ≥ 0; received -1/);
+  });
+
+  it('answers a reconnect (Last-Event-ID) with the done frame alone, without subscribing: no second call', async () => {
+    let calls = 0;
+    const source = defer(() => {
+      calls++;
+      return events(parts.r, parts.a, parts.f);
+    });
+    const reconnect = new Request('http://localhost/chat', { headers: { 'last-event-id': '3' } });
+    expect(await new Response(toSSE(source, { request: reconnect })).text()).toBe('id: 1\nevent: done\ndata: {"type":"done"}\n\n');
+    expect(calls).toBe(0);
+    const first = new Request('http://localhost/chat');
+    expect(await new Response(toSSE(source, { request: first })).text()).toContain('event: text');
+    expect(calls).toBe(1);
   });
 
   it('maps a stream through the Web stream without losing order', async () => {

@@ -1,6 +1,6 @@
-import { Observable, map, type OperatorFunction, type Subscription } from 'rxjs';
+import { Observable, Subscription, map, type OperatorFunction } from 'rxjs';
 import { discardsAnswer, type FinishReason, type LlmEvent, type ModelInfo, type Usage } from './events';
-import { LlmError, MalformedStreamError } from './errors';
+import { ConfigurationError, LlmError, MalformedStreamError } from './errors';
 import { operate, relay } from './stream';
 
 /**
@@ -270,6 +270,24 @@ export interface ToSSEOptions {
    * @defaultValue (event) => event.type !== 'request'
    */
   readonly include?: (event: LlmEvent) => boolean;
+  /**
+   * The incoming HTTP request (a Node `IncomingMessage` or a Web `Request`), so a browser's
+   * `EventSource` reconnecting is not answered with a second, billed call. A request with a
+   * `Last-Event-ID` header is such a reconnect: its client already received (part of) a stream, which
+   * cannot be resumed, and a new call would be a second answer. Then `events` is not subscribed;
+   * `toSSE(events, res, { request })` answers `204 No Content` — the one answer that stops
+   * `EventSource` from reconnecting — and `toSSE(events, { request })` returns a body of the `done`
+   * frame alone (better: answer 204 yourself, see the docs).
+   * @defaultValue none: every request starts the call
+   */
+  readonly request?: { readonly headers: Readonly<Record<string, string | readonly string[] | undefined>> | { get(name: string): string | null } };
+  /**
+   * Sent first as `retry: <ms>`: how long an `EventSource` waits before it reconnects after the
+   * response ends or the connection drops. Not needed to stop reconnects (`done` and `request` do
+   * that); a small value makes tests fast, a large one spaces out reconnects of clients that ignore `done`.
+   * @defaultValue not sent: the browser's own (about 3 s)
+   */
+  readonly retryMs?: number;
 }
 
 /** Headers for an SSE response. */
@@ -280,10 +298,25 @@ export const SSE_HEADERS: Readonly<Record<string, string>> = {
   'x-accel-buffering': 'no',
 };
 
-/** One event as an SSE frame: `event: <type>` and the event as JSON. Errors become `event: error`. */
-export function sseFrame(event: LlmEvent | { type: 'error'; error: unknown }): string {
-  const payload = event.type === 'error' ? { type: 'error', error: errorJson((event as { error: unknown }).error) } : event;
-  return `event: ${event.type}\ndata: ${JSON.stringify(payload)}\n\n`;
+/**
+ * The name of the failure frame. Not `error`: `EventSource` fires its own `error` event for a
+ * connection failure, and a frame named `error` would reach the same `onerror` handler.
+ */
+const FAILURE = 'llm-error';
+
+/**
+ * One frame as `toSSE` writes it: `id: <id>` (when given), `event: <type>` and the event as JSON.
+ * A failure, `{ type: 'error', error }`, becomes `event: llm-error` with data
+ * `{ type: 'llm-error', error: <LlmError.toJSON()> }`; `{ type: 'done' }` is the last frame of every
+ * stream, `event: done` / `data: {"type":"done"}`.
+ */
+export function sseFrame(event: LlmEvent | { type: 'error'; error: unknown } | { type: 'done' }, id?: number | string): string {
+  const head = id === undefined ? '' : `id: ${id}\n`;
+  if (event.type === 'error') {
+    const payload = { type: FAILURE, error: errorJson((event as { error: unknown }).error) };
+    return `${head}event: ${FAILURE}\ndata: ${JSON.stringify(payload)}\n\n`;
+  }
+  return `${head}event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
 function errorJson(error: unknown): unknown {
@@ -291,18 +324,39 @@ function errorJson(error: unknown): unknown {
   return { name: 'Error', code: 'internal_error', message: 'the stream failed' };
 }
 
+/** True when `request` carries a non-empty `Last-Event-ID`: an `EventSource` reconnecting. */
+function isReconnect(request: ToSSEOptions['request']): boolean {
+  if (!request) return false;
+  const { headers } = request;
+  const value = typeof headers.get === 'function' ? (headers as { get(name: string): string | null }).get('last-event-id') : (headers as Record<string, unknown>)['last-event-id'];
+  return typeof value === 'string' ? value !== '' : Array.isArray(value) && value.length > 0;
+}
+
 /**
- * Serves a stream as Server-Sent Events.
+ * Serves a stream as Server-Sent Events, for a browser's `EventSource` or any SSE reader.
  *
  * - `toSSE(events)` returns a Web `ReadableStream<Uint8Array>` for `new Response(body, { headers: SSE_HEADERS })`.
  * - `toSSE(events, res)` writes to a Node `ServerResponse` (status 200 and SSE headers first) and
  *   unsubscribes when the client goes away, so a closed browser tab stops the upstream call.
  *
- * Each event is a frame `event: <type>` / `data: <json>`; a failure is one `event: error` frame
- * with the error's JSON (no secrets: see `LlmError.toJSON`; other errors are not described).
+ * Frames, numbered by `id:` from 1:
+ * - each event: `event: <type>` / `data: <event as JSON>` (the `request` event left out by default);
+ * - a failure: one `event: llm-error` frame with `{ type: 'llm-error', error }`, the error's JSON (no
+ *   secrets: see `LlmError.toJSON`; other errors are not described). Not named `error`, which is
+ *   `EventSource`'s own connection-error event;
+ * - then, always last, after a finished answer and after a failure alike: `event: done` /
+ *   `data: {"type":"done"}`, and the response ends.
+ *
+ * An `EventSource` reconnects whenever a response ends — ~3 s later, sending `Last-Event-ID` — so
+ * the client must `close()` on `done`. Pass the incoming request (`{ request: req }`) so that a
+ * client which does not is answered `204 No Content` (stop reconnecting) instead of a second,
+ * billed call. `retryMs` sends a `retry:` field first.
  *
  * @example
- * http.createServer((req, res) => toSSE(model.stream(request), res));
+ * http.createServer((req, res) => toSSE(model.stream(request), res, { request: req }));
+ * // browser: const source = new EventSource('/chat');
+ * //          source.addEventListener('text', (e) => show(JSON.parse(e.data).text));
+ * //          source.addEventListener('done', () => source.close());
  */
 export function toSSE(events: Observable<LlmEvent>, options?: ToSSEOptions): ReadableStream<Uint8Array>;
 export function toSSE(events: Observable<LlmEvent>, target: SseResponseTarget, options?: ToSSEOptions): Subscription;
@@ -313,19 +367,37 @@ export function toSSE(
 ): ReadableStream<Uint8Array> | Subscription {
   const target = targetOrOptions && 'write' in targetOrOptions ? targetOrOptions : undefined;
   const options = (target ? maybeOptions : (targetOrOptions as ToSSEOptions | undefined)) ?? {};
+  const { retryMs } = options;
+  if (retryMs !== undefined && !(Number.isInteger(retryMs) && retryMs >= 0)) {
+    throw new ConfigurationError(`toSSE(): retryMs: expected a whole number of milliseconds ≥ 0; received ${String(retryMs)}`);
+  }
   const include = options.include ?? ((event: LlmEvent) => event.type !== 'request');
-  const frames = new Observable<string>((subscriber) =>
-    events.subscribe({
+  const reconnect = isReconnect(options.request);
+  if (target && reconnect) {
+    // 204 is how a server tells EventSource to stop reconnecting; `events` is never subscribed.
+    if (!target.headersSent) target.writeHead(204, { 'cache-control': 'no-store' });
+    target.end();
+    return Subscription.EMPTY;
+  }
+  const frames = new Observable<string>((subscriber) => {
+    let id = 0;
+    const done = (): void => {
+      subscriber.next(sseFrame({ type: 'done' }, ++id));
+      subscriber.complete();
+    };
+    if (retryMs !== undefined) subscriber.next(`retry: ${retryMs}\n\n`);
+    if (reconnect) return done();
+    return events.subscribe({
       next: (event) => {
-        if (include(event)) subscriber.next(sseFrame(event));
+        if (include(event)) subscriber.next(sseFrame(event, ++id));
       },
       error: (error: unknown) => {
-        subscriber.next(sseFrame({ type: 'error', error }));
-        subscriber.complete();
+        subscriber.next(sseFrame({ type: 'error', error }, ++id));
+        done();
       },
-      complete: () => subscriber.complete(),
-    }),
-  );
+      complete: done,
+    });
+  });
   if (!target) {
     const encoder = new TextEncoder();
     return toReadableStream(frames.pipe(map((frame) => encoder.encode(frame))));
