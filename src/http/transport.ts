@@ -17,6 +17,7 @@ export interface HttpRequestSpec {
 
 /** What a transport reports, in order: one `onResponse`, any number of `onData`, then `onEnd` or `onError`. */
 export interface HttpSink {
+  /** The final response: never an informational 1xx (103 Early Hints, 102 Processing), which transports skip. */
   onResponse(status: number, headers: HeaderLookup): void;
   onData(chunk: Uint8Array): void;
   onEnd(): void;
@@ -51,6 +52,7 @@ export interface CallLifecycle {
   readonly open: boolean;
   /** Cancelled before or during the call: nothing more must be sent. */
   readonly aborted: boolean;
+  /** Passes the final response on; an informational 1xx status is dropped. */
   response(status: number, headers: HeaderLookup): void;
   data(chunk: Uint8Array): void;
   end(): void;
@@ -81,6 +83,9 @@ export function callLifecycle(sink: HttpSink, cancel: () => void): CallLifecycle
       return state === 'aborted';
     },
     response(status, headers) {
+      // An informational answer (102 Processing, 103 Early Hints) comes before the real one, on
+      // the same request: skip it, the final status follows. (undici reports 1xx heads as responses.)
+      if (status < 200) return;
       if (state === 'open') sink.onResponse(status, headers);
     },
     data(chunk) {

@@ -52,6 +52,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
           controller = c;
           if (life.aborted) c.abort(new Error('aborted by subscriber'));
         },
+        // undici reports every response head here, informational 1xx ones (103 Early Hints, 102
+        // Processing) too; `life.response` skips those, so the sink sees only the final status.
         onResponseStart: (_c, statusCode, headers) => life.response(statusCode, new NodeHeaders(headers)),
         onResponseData: (_c, chunk) => life.data(chunk),
         onResponseEnd: () => life.end(),

@@ -19,6 +19,11 @@ export interface MockReply {
   readonly chunks?: ReadonlyArray<string | Uint8Array>;
   /** Split `body` into writes of this many bytes; `'byte'` = one byte per write. */
   readonly split?: number | 'byte';
+  /**
+   * Informational answers (102 Processing, 103 Early Hints) written first, in order, before
+   * `headersDelayMs` and the final status line: a client must skip them and read the answer after.
+   */
+  readonly informational?: ReadonlyArray<{ readonly status: 102 | 103; readonly headers?: Readonly<Record<string, string>> }>;
   /** Wait this long before sending the status line and headers. @defaultValue 0 */
   readonly headersDelayMs?: number;
   /** Wait this long between headers and the first chunk (time to first token). @defaultValue 0 */
@@ -300,6 +305,12 @@ async function serve(reply: MockReply, req: IncomingMessage, res: ServerResponse
   res.on('close', () => {
     if (!res.writableFinished && connection) connection.closedMidResponse = true;
   });
+  for (const interim of reply.informational ?? []) {
+    if (gone()) return;
+    // Raw, as Node's own writeProcessing() does: writeEarlyHints() insists on a `link` header.
+    const lines = Object.entries(interim.headers ?? {}).map(([name, value]) => `${name}: ${value}\r\n`);
+    req.socket.write(`HTTP/1.1 ${interim.status} ${interim.status === 102 ? 'Processing' : 'Early Hints'}\r\n${lines.join('')}\r\n`);
+  }
   if (reply.headersDelayMs) await sleep(reply.headersDelayMs);
   if (reply.closeBeforeHeaders) {
     req.socket.destroy();
