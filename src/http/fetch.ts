@@ -1,4 +1,4 @@
-import type { HttpCall, HttpRequestSpec, HttpSink, Transport } from './transport';
+import type { HeaderLookup, HttpCall, HttpRequestSpec, HttpSink, Transport } from './transport';
 import { callLifecycle } from './transport';
 
 export interface FetchTransportOptions {
@@ -9,6 +9,9 @@ export interface FetchTransportOptions {
 /**
  * Transport on the WHATWG `fetch` (browsers, edge runtimes, Deno, Bun; Node too). Aborting the
  * AbortController cancels the request and its body stream.
+ *
+ * fetch negotiates and decodes the content coding itself (gzip, br, …), so the body the sink gets
+ * is never encoded and `content-encoding` is not reported.
  */
 export function fetchTransport(options: FetchTransportOptions = {}): Transport {
   return {
@@ -21,7 +24,7 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
         if (request.body !== undefined) init.body = request.body;
         const response = await doFetch(request.url, init);
         if (!life.open) return void response.body?.cancel().catch(() => undefined);
-        life.response(response.status, { get: (name) => response.headers.get(name) ?? undefined });
+        life.response(response.status, decodedHeaders(response.headers));
         const reader = response.body?.getReader();
         if (reader) {
           // Keeps reading after release() (data is then dropped) so the connection can be reused.
@@ -36,4 +39,9 @@ export function fetchTransport(options: FetchTransportOptions = {}): Transport {
       return life.call;
     },
   };
+}
+
+/** The response's headers as the sink should see them: the body fetch delivers is decoded, so no `content-encoding`. */
+function decodedHeaders(headers: Headers): HeaderLookup {
+  return { get: (name) => (name === 'content-encoding' ? undefined : (headers.get(name) ?? undefined)) };
 }

@@ -3,7 +3,11 @@
  * per-chunk path allocates nothing beyond the chunk itself.
  */
 
-/** Response headers, looked up by lower-case name. */
+/**
+ * Response headers, looked up by lower-case name. They describe the body the sink receives: a
+ * transport that decodes a content coding itself (fetch) does not report `content-encoding`, so
+ * a `content-encoding` the driver sees means the body bytes are still encoded.
+ */
 export interface HeaderLookup {
   get(name: string): string | undefined;
 }

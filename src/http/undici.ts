@@ -54,6 +54,8 @@ export function undiciTransport(options: UndiciTransportOptions = {}): Transport
         },
         // undici reports every response head here, informational 1xx ones (103 Early Hints, 102
         // Processing) too; `life.response` skips those, so the sink sees only the final status.
+        // undici's dispatcher does not decode content codings (and sends no accept-encoding): a
+        // `content-encoding` header stays visible, and the driver refuses the encoded body.
         onResponseStart: (_c, statusCode, headers) => life.response(statusCode, new NodeHeaders(headers)),
         onResponseData: (_c, chunk) => life.data(chunk),
         onResponseEnd: () => life.end(),
