@@ -2,13 +2,14 @@
  * HTTP faults over loopback, each as a regression test: informational 1xx answers before the
  * real one, bodies cut inside a line or at a boundary, an event that never ends (the buffer cap),
  * 200 answers that are not a stream (a web page, one JSON document, an empty or content-encoded
- * body).
+ * body), `providerOptions` that try to replace the fields rxllm owns.
  */
 import { gzipSync } from 'node:zlib';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  ApiError, collect, fetchTransport, LlmError, MalformedStreamError, ollama, openaiCompatible, undiciTransport, type LlmEvent, type LlmRequestInput, type Model,
+  anthropic, ApiError, collect, fetchTransport, gemini, InvalidRequestError, LlmError, MalformedStreamError, ollama, openai, openaiCompatible, openaiResponses,
+  undiciTransport, type LlmEvent, type LlmRequestInput, type Model,
 } from 'rxllm';
 import { createEventStream, openaiChatParser, runHttpStream, type Transport } from 'rxllm/providers';
 import { jsonReply, ollamaChunks, openaiChunks, openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
@@ -331,5 +332,63 @@ describe('a 200 that is not a stream says what it is', () => {
     const { error } = await failure(compatible(), { status: 500, headers: { 'content-type': 'application/json' }, contentEncoding: 'gzip', body: gzipSync('{"error":{"message":"boom"}}') });
     expect(error).toMatchObject({ name: 'ApiError', status: 500, retryable: true });
     expect(error.message).toContain('gzip-encoded body');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('providerOptions cannot change the body fields rxllm owns', () => {
+  const gpt = (): Model => openai({ model: 'gpt-test', baseURL: server.url, apiKey: API_KEY });
+  const claude = (): Model => anthropic({ model: 'claude-test', baseURL: server.url, apiKey: API_KEY });
+
+  /** The call must fail with an InvalidRequestError on `field`, after the request event, with nothing sent. */
+  async function refused(model: Model, providerOptions: Record<string, Record<string, unknown>>, field: string): Promise<InvalidRequestError> {
+    const seen = record(model.stream({ ...request, providerOptions }));
+    await seen.terminal;
+    expect(seen.values.map((e) => e.type)).toEqual(['request']);
+    expect(seen.errors).toHaveLength(1);
+    expect(seen.completes).toBe(0);
+    const error = seen.errors[0] as InvalidRequestError;
+    expect(error).toBeInstanceOf(InvalidRequestError);
+    expect(error).toMatchObject({ code: 'invalid_request', retryable: false, field });
+    expect(error.message).toContain(`${field}: rxllm sets`);
+    expect(server.requests).toHaveLength(0);
+    return error;
+  }
+
+  it.each([
+    ['stream', false, 'rxllm reads every answer as a stream'],
+    ['model', 'gpt-other', 'choose the model with the factory'],
+    ['messages', [{ role: 'user', content: 'other' }], "built from the request's messages"],
+    ['stream_options', { include_usage: false }, 'include_usage stays true'],
+  ])('OpenAI: %s → InvalidRequestError before any I/O', async (key, value, why) => {
+    const error = await refused(gpt(), { openai: { [key]: value } }, `providerOptions.openai.${key}`);
+    expect(error.message).toContain(why);
+  });
+
+  it('openaiCompatible: the field path names the provider key that was used', async () => {
+    const groq = openaiCompatible({ name: 'groq', model: 'llama', baseURL: server.url, apiKey: API_KEY });
+    await refused(groq, { groq: { stream: false } }, 'providerOptions.groq.stream');
+  });
+
+  it.each([
+    ['stream', false],
+    ['model', 'claude-other'],
+    ['messages', []],
+  ])('Anthropic: %s → InvalidRequestError before any I/O', async (key, value) => {
+    await refused(claude(), { anthropic: { [key]: value } }, `providerOptions.anthropic.${key}`);
+  });
+
+  it('Ollama, Gemini and the Responses API refuse theirs too', async () => {
+    await refused(local(), { ollama: { stream: false } }, 'providerOptions.ollama.stream');
+    await refused(gemini({ model: 'gemini-test', apiKey: API_KEY, baseURL: server.url }), { gemini: { contents: [] } }, 'providerOptions.gemini.contents');
+    await refused(openaiResponses({ model: 'gpt-test', baseURL: server.url, apiKey: API_KEY }), { 'openai-responses': { input: 'other' } }, 'providerOptions.openai-responses.input');
+  });
+
+  it('the values rxllm sends anyway, extra stream options and every other field pass', async () => {
+    server.enqueue(openaiTextReply('ok'));
+    const providerOptions = { openai: { stream: true, model: 'gpt-test', stream_options: { include_obfuscation: false }, reasoning_effort: 'low', temperature: 0.5 } };
+    expect(await lastValueFrom(gpt().stream({ ...request, providerOptions }).pipe(collect()))).toMatchObject({ text: 'ok' });
+    expect(server.requests[0]!.json).toMatchObject({ model: 'gpt-test', stream: true, stream_options: { include_obfuscation: false, include_usage: true }, reasoning_effort: 'low', temperature: 0.5 });
   });
 });

@@ -6,7 +6,8 @@ import type { Model } from '../core/model';
 import { contentText, type LlmRequest, type TextPart } from '../core/request';
 import { parseConfig } from '../core/config';
 import { anthropicParser } from './anthropic-parser';
-import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
+import { extraBodyFields, type OwnedField } from './parser-helpers';
 import { httpModel } from './http-model';
 
 /** Anthropic requires `max_tokens`; this is sent when the request sets no `maxOutputTokens`. */
@@ -149,14 +150,16 @@ interface Turn {
  * - `metadata` is never sent (it is for rxllm's operators); to send Anthropic's `metadata.user_id`,
  *   use `providerOptions: { anthropic: { metadata: { user_id } } }`.
  * - `providerOptions.anthropic` is merged into the body as is (e.g. `thinking`, `top_k`),
- *   except its `cacheControl`, which overrides `options.cacheControl` field by field.
+ *   except its `cacheControl`, which overrides `options.cacheControl` field by field, and the
+ *   fields rxllm owns — `model`, `messages`, `stream` — which it may not change (an
+ *   `InvalidRequestError` on `providerOptions.anthropic.<field>`, before anything is sent).
  *
  * @example
  * toAnthropicBody(parseRequest({ messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi' }] }), claude.info);
  * // { model: 'claude-sonnet-4-5', max_tokens: 4096, system: 'Be terse.', messages: [{ role: 'user', content: 'Hi' }], stream: true }
  */
 export function toAnthropicBody(request: LlmRequest, info: ModelInfo, options: AnthropicBodyOptions = {}): Record<string, unknown> {
-  const { cacheControl: requestCache, ...extra } = providerOptionsFor(request, 'anthropic') ?? {};
+  const { cacheControl: requestCache, ...extra } = extraBodyFields(request, ['anthropic'], anthropicOwnedFields(info.id)) ?? {};
   const cache = { ...options.cacheControl, ...(requestCache === undefined ? {} : parseRequestCache(requestCache)) };
 
   const systemTexts: string[] = [];
@@ -243,6 +246,15 @@ export function toAnthropicBody(request: LlmRequest, info: ModelInfo, options: A
   body['stream'] = true;
   Object.assign(body, extra);
   return body;
+}
+
+/** The Messages body fields `providerOptions.anthropic` may not change. */
+function anthropicOwnedFields(model: string): Readonly<Record<string, OwnedField>> {
+  return {
+    model: { sends: model, why: 'choose the model with the factory (anthropic({ model })), which the request event, pricing and cache keys name' },
+    messages: { why: "they are built from the request's messages" },
+    stream: { sends: true, why: 'rxllm reads every answer as a stream' },
+  };
 }
 
 /** The system instruction that stands in for a JSON mode Anthropic does not have. */

@@ -5,7 +5,8 @@ import type { Transport } from '../http/transport';
 import type { Model } from '../core/model';
 import { contentText, type LlmRequest } from '../core/request';
 import { parseConfig } from '../core/config';
-import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, requireApiKey, SSE_REQUEST_HEADERS, toolArgumentsObject, transportSchema } from './config';
+import { extraBodyFields, type OwnedField } from './parser-helpers';
 import { geminiParser } from './gemini-parser';
 import { httpModel } from './http-model';
 
@@ -116,7 +117,9 @@ interface GeminiContent {
  *   when a schema is given.
  * - `providerOptions.gemini` is merged in last, deeply for plain objects (so
  *   `{ generationConfig: { thinkingConfig: { includeThoughts: true } } }` keeps the mapped fields);
- *   arrays and other values replace. `metadata` is never sent.
+ *   arrays and other values replace. `contents`, built from the messages, is rxllm's: setting it is
+ *   an `InvalidRequestError` on `providerOptions.gemini.contents`, before anything is sent.
+ *   `metadata` is never sent.
  *
  * @example
  * toGeminiBody(parseRequest({ messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi' }] }), model.info);
@@ -209,9 +212,17 @@ export function toGeminiBody(request: LlmRequest, info: ModelInfo): Record<strin
     if (format.schema) generation['responseSchema'] = toGeminiSchema(format.schema);
   }
   if (Object.keys(generation).length > 0) body['generationConfig'] = generation;
-  const extra = providerOptionsFor(request, info.provider, 'gemini');
+  const extra = extraBodyFields(request, [info.provider, 'gemini'], GEMINI_OWNED_FIELDS);
   return extra ? mergeDeep(body, extra) : body;
 }
+
+/**
+ * The body fields `providerOptions.gemini` may not change: `contents`, built from the messages.
+ * (The model and the streaming are in the URL, which no option changes.)
+ */
+const GEMINI_OWNED_FIELDS: Readonly<Record<string, OwnedField>> = {
+  contents: { why: "they are built from the request's messages" },
+};
 
 /** A tool call's arguments as the object Gemini wants: objects as they are, JSON text parsed. */
 function argumentsObject(args: string | Record<string, unknown>, field: string): Record<string, unknown> {

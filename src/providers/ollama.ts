@@ -6,7 +6,8 @@ import { defaultTransport } from '../http/default-transport';
 import type { HttpSink, Transport } from '../http/transport';
 import type { Model } from '../core/model';
 import { contentText, type LlmRequest } from '../core/request';
-import { apiKeySchema, baseUrlSchema, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, toolArgumentsObject, transportSchema, withoutTrailingSlashes } from './config';
+import { apiKeySchema, baseUrlSchema, headersSchema, normalizeHeaders, readEnv, toolArgumentsObject, transportSchema, withoutTrailingSlashes } from './config';
+import { extraBodyFields, type OwnedField } from './parser-helpers';
 import { httpModel } from './http-model';
 import { ollamaParser } from './ollama-parser';
 
@@ -169,7 +170,9 @@ export interface OllamaBodyOptions {
  * - `temperature`, `topP`, `maxOutputTokens`, `stop`, `seed` → `options.temperature`, `top_p`,
  *   `num_predict`, `stop` (always a list), `seed`.
  * - JSON mode → `format: 'json'`; with a schema → `format: <the schema>`.
- * - `providerOptions.ollama` is merged into the body; its `options` into `options`.
+ * - `providerOptions.ollama` is merged into the body; its `options` into `options`. The fields
+ *   rxllm owns — `model`, `messages`, `stream` — may not change: an `InvalidRequestError` on
+ *   `providerOptions.ollama.<field>`, before anything is sent.
  *
  * @example
  * toOllamaBody(parseRequest({ messages: [{ role: 'user', content: 'Hi' }], maxOutputTokens: 64 }), ollama({ model: 'llama3.2' }).info);
@@ -222,7 +225,7 @@ export function toOllamaBody(request: LlmRequest, info: ModelInfo, bodyOptions: 
   if (format?.type === 'json') body['format'] = format.schema ?? 'json';
   if (bodyOptions.keepAlive !== undefined) body['keep_alive'] = bodyOptions.keepAlive;
 
-  const extra = providerOptionsFor(request, 'ollama');
+  const extra = extraBodyFields(request, ['ollama'], ollamaOwnedFields(info.id));
   if (extra) {
     const { options: extraOptions, ...rest } = extra;
     Object.assign(body, rest);
@@ -230,6 +233,15 @@ export function toOllamaBody(request: LlmRequest, info: ModelInfo, bodyOptions: 
   }
   if (Object.keys(sampling).length > 0) body['options'] = sampling;
   return body;
+}
+
+/** The `/api/chat` body fields `providerOptions.ollama` may not change. */
+function ollamaOwnedFields(model: string): Readonly<Record<string, OwnedField>> {
+  return {
+    model: { sends: model, why: 'choose the model with the factory (ollama({ model })), which the request event, pricing and cache keys name' },
+    messages: { why: "they are built from the request's messages" },
+    stream: { sends: true, why: 'rxllm reads every answer as a stream' },
+  };
 }
 
 /** Tool-call arguments as the object Ollama wants. */

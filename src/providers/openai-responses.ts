@@ -4,7 +4,8 @@ import type { ModelInfo } from '../core/events';
 import { InvalidRequestError, registerSecret } from '../core/errors';
 import type { Model } from '../core/model';
 import { contentText, type LlmRequest } from '../core/request';
-import { endpoint, providerOptionsFor, requireApiKey, SSE_REQUEST_HEADERS, withoutTrailingSlashes } from './config';
+import { endpoint, requireApiKey, SSE_REQUEST_HEADERS, withoutTrailingSlashes } from './config';
+import { extraBodyFields, type OwnedField } from './parser-helpers';
 import { openaiBaseURL, openaiPlatformHeaders, openaiPlatformShape, type OpenAIPlatformOptions } from './openai';
 import { httpModel } from './http-model';
 import { openaiResponsesParser } from './openai-responses-parser';
@@ -68,7 +69,9 @@ export function openaiResponses(config: OpenAIResponsesConfig): Model {
  * - `toolChoice` → `tool_choice` (`{ name }` → `{ type: 'function', name }`); `maxOutputTokens` →
  *   `max_output_tokens`; `temperature`, `top_p`; JSON mode → `text.format` `json_object`, or
  *   `json_schema` with `name` (default `'response'`), `schema`, `strict`.
- * - `providerOptions['openai-responses']` is merged into the body last.
+ * - `providerOptions['openai-responses']` is merged into the body last, except the fields rxllm
+ *   owns — `model`, `input`, `stream` — which it may not change (an `InvalidRequestError` on
+ *   `providerOptions.openai-responses.<field>`, before anything is sent).
  *
  * @example
  * toResponsesBody(parseRequest({ messages: [{ role: 'system', content: 'Be terse.' }, { role: 'user', content: 'Hi' }] }), model.info);
@@ -130,7 +133,16 @@ export function toResponsesBody(request: LlmRequest, info: ModelInfo): Record<st
         : { type: 'json_object' },
     };
   }
-  const extra = providerOptionsFor(request, 'openai-responses');
+  const extra = extraBodyFields(request, ['openai-responses'], responsesOwnedFields(info.id));
   if (extra) Object.assign(body, extra);
   return body;
+}
+
+/** The Responses body fields `providerOptions['openai-responses']` may not change. */
+function responsesOwnedFields(model: string): Readonly<Record<string, OwnedField>> {
+  return {
+    model: { sends: model, why: 'choose the model with the factory (openaiResponses({ model })), which the request event, pricing and cache keys name' },
+    input: { why: "it is built from the request's messages" },
+    stream: { sends: true, why: 'rxllm reads every answer as a stream' },
+  };
 }

@@ -7,7 +7,8 @@ import { contentText, type LlmRequest } from '../core/request';
 import { httpModel } from './http-model';
 import { openaiChatParser } from './openai-chat-parser';
 import { parseConfig } from '../core/config';
-import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, providerOptionsFor, readEnv, requireApiKey, SSE_REQUEST_HEADERS, transportSchema } from './config';
+import { apiKeySchema, baseUrlSchema, endpoint, headersSchema, normalizeHeaders, readEnv, requireApiKey, SSE_REQUEST_HEADERS, transportSchema } from './config';
+import { extraBodyFields, type OwnedField } from './parser-helpers';
 
 /** The options `openai()` and `openaiResponses()` share besides the model: how to reach the OpenAI platform. */
 export interface OpenAIPlatformOptions {
@@ -159,6 +160,11 @@ export function chatCompletionsModel(setup: ChatCompletionsSetup): Model {
 /**
  * Renders a request as a Chat Completions body (streaming, with usage). Pure; exported for tests
  * and for people who want to see exactly what goes on the wire.
+ *
+ * `providerOptions[info.provider]`, else `providerOptions.openai`, is merged in last, except the
+ * fields rxllm owns: `model`, `messages`, `stream` and `stream_options.include_usage` (other
+ * `stream_options` keys are merged in). Setting one of them to anything else is an
+ * `InvalidRequestError` on `providerOptions.<name>.<field>`, raised before anything is sent.
  */
 export function toOpenAIChatBody(request: LlmRequest, info: ModelInfo, maxTokensField: 'max_tokens' | 'max_completion_tokens' = 'max_completion_tokens'): Record<string, unknown> {
   const body: Record<string, unknown> = {
@@ -215,7 +221,28 @@ export function toOpenAIChatBody(request: LlmRequest, info: ModelInfo, maxTokens
       ? { type: 'json_schema', json_schema: { name: format.name ?? 'response', schema: format.schema, ...(format.strict !== undefined ? { strict: format.strict } : {}) } }
       : { type: 'json_object' };
   }
-  const extra = providerOptionsFor(request, info.provider, 'openai');
-  if (extra) Object.assign(body, extra);
+  const extra = extraBodyFields(request, [info.provider, 'openai'], chatOwnedFields(info.id));
+  if (extra) {
+    Object.assign(body, extra);
+    // Extra stream options (include_obfuscation, …) join rxllm's; usage stays on.
+    if (extra['stream_options'] !== undefined) body['stream_options'] = { ...(extra['stream_options'] as object), include_usage: true };
+  }
   return body;
+}
+
+/**
+ * The Chat Completions body fields `providerOptions` may not change: the model (named by the
+ * factory, and by the `request` event, pricing and cache keys), the messages, `stream`, and
+ * `stream_options.include_usage` (other stream options are merged in).
+ */
+function chatOwnedFields(model: string): Readonly<Record<string, OwnedField>> {
+  return {
+    model: { sends: model, why: 'choose the model with the factory ({ model }), which the request event, pricing and cache keys name' },
+    messages: { why: "they are built from the request's messages" },
+    stream: { sends: true, why: 'rxllm reads every answer as a stream' },
+    stream_options: {
+      accepts: (value) => typeof value === 'object' && value !== null && !Array.isArray(value) && (value as { include_usage?: unknown }).include_usage !== false,
+      why: 'usage is read from the stream, so include_usage stays true; pass other stream options as an object, they are merged in',
+    },
+  };
 }

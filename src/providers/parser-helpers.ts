@@ -1,5 +1,7 @@
 import type { Usage } from '../core/events';
-import { MalformedStreamError } from '../core/errors';
+import { shortened } from '../core/config';
+import { InvalidRequestError, MalformedStreamError } from '../core/errors';
+import type { LlmRequest } from '../core/request';
 import { errorFromPayload } from '../http/api-error';
 import { errorContext, type CallMeta, type Emit } from './http-stream';
 
@@ -73,4 +75,48 @@ export function toolArgumentsFragment(index: number, call: HeldToolCall, text: s
   if (text === '') return;
   if (call.started) emit({ type: 'tool-call', index, argumentsDelta: text });
   else call.held.push(text);
+}
+
+/** A body field a provider's body builder owns: `providerOptions` may not set it to anything else. */
+export interface OwnedField {
+  /**
+   * The value rxllm sends: an override equal to it (`stream: true`, the model's own id) changes
+   * nothing and is accepted. Absent for fields built from the request (`messages`), which no
+   * override may replace.
+   */
+  readonly sends?: string | number | boolean;
+  /** Other overrides that are accepted, e.g. an object the builder merges with its own. */
+  readonly accepts?: (value: unknown) => boolean;
+  /** Why it cannot change, or what to do instead: the end of the error message. */
+  readonly why: string;
+}
+
+/**
+ * The request's `providerOptions` under the first of `names` that has any (as `providerOptionsFor`
+ * picks them), after checking them against the body fields the provider owns: the fields that
+ * carry the conversation, the model and the streaming, which the rest of rxllm relies on (the
+ * `request` event, pricing, cache keys, the stream parser). An override that would change one
+ * throws an `InvalidRequestError` on `providerOptions.<name>.<field>` — raised while the body is
+ * built, after the `request` event and before anything is sent — instead of a call that fails
+ * later as a "truncated" stream. Every other field is the caller's to set.
+ *
+ * @example
+ * extraBodyFields(request, ['openai'], { stream: { sends: true, why: 'rxllm reads the answer as a stream' } });
+ * // providerOptions: { openai: { stream: false } } → InvalidRequestError('providerOptions.openai.stream', …)
+ */
+export function extraBodyFields(request: LlmRequest, names: readonly string[], owned: Readonly<Record<string, OwnedField>>): Record<string, unknown> | undefined {
+  for (const name of names) {
+    const options = request.providerOptions?.[name];
+    if (options === undefined || options === null) continue;
+    for (const [field, rule] of Object.entries(owned)) {
+      if (!Object.hasOwn(options, field)) continue;
+      const value = options[field];
+      if ((rule.sends !== undefined && value === rule.sends) || rule.accepts?.(value) === true) continue;
+      const path = `providerOptions.${name}.${field}`;
+      const sent = rule.sends === undefined ? '' : ` (as ${JSON.stringify(rule.sends)})`;
+      throw new InvalidRequestError(path, `${path}: rxllm sets "${field}" itself${sent}: ${rule.why}; received ${shortened(JSON.stringify(value) ?? String(value))}`);
+    }
+    return options;
+  }
+  return undefined;
 }
