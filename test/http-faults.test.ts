@@ -2,17 +2,19 @@
  * HTTP faults over loopback, each as a regression test: informational 1xx answers before the
  * real one, bodies cut inside a line or at a boundary, an event that never ends (the buffer cap),
  * 200 answers that are not a stream (a web page, one JSON document, an empty or content-encoded
- * body), `providerOptions` that try to replace the fields rxllm owns.
+ * body), `providerOptions` that try to replace the fields rxllm owns, and the browser fetch
+ * failures that cannot be told from a network error by their message.
  */
 import { gzipSync } from 'node:zlib';
 import { lastValueFrom } from 'rxjs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
-  anthropic, ApiError, collect, fetchTransport, gemini, InvalidRequestError, LlmError, MalformedStreamError, ollama, openai, openaiCompatible, openaiResponses,
+  anthropic, ApiError, collect, ConnectionError, fetchTransport, gemini, InvalidRequestError, isRetryable, LlmError, MalformedStreamError, ollama, openai, openaiCompatible, openaiResponses,
   undiciTransport, type LlmEvent, type LlmRequestInput, type Model,
 } from 'rxllm';
 import { createEventStream, openaiChatParser, runHttpStream, type Transport } from 'rxllm/providers';
 import { jsonReply, ollamaChunks, openaiChunks, openaiTextReply, startMockServer, type MockReply, type MockServer } from 'rxllm/testing';
+import { classifyFetchFailure } from '../src/http/fetch';
 import { ndjsonDecoder, sseDecoder } from '../src/http/sse';
 import { errorRenderings, expectNoneContains, oneFailure } from './helpers/failures';
 import { record } from './helpers/observe';
@@ -390,5 +392,104 @@ describe('providerOptions cannot change the body fields rxllm owns', () => {
     const providerOptions = { openai: { stream: true, model: 'gpt-test', stream_options: { include_obfuscation: false }, reasoning_effort: 'low', temperature: 0.5 } };
     expect(await lastValueFrom(gpt().stream({ ...request, providerOptions }).pipe(collect()))).toMatchObject({ text: 'ok' });
     expect(server.requests[0]!.json).toMatchObject({ model: 'gpt-test', stream: true, stream_options: { include_obfuscation: false, include_usage: true }, reasoning_effort: 'low', temperature: 0.5 });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('browser fetch failures: CORS is told from the network where it can be', () => {
+  const browsers = {
+    Chrome: () => new TypeError('Failed to fetch'),
+    Firefox: () => new TypeError('NetworkError when attempting to fetch resource.'),
+    Safari: () => new TypeError('Load failed'),
+  } as const;
+  const API = 'https://api.example.com/v1/chat/completions';
+
+  it.each(Object.entries(browsers))('classifyFetchFailure reads %s\'s message', (_browser, make) => {
+    expect(classifyFetchFailure(make(), API, { pageOrigin: 'https://app.example.com', online: true })).toBe('cross-origin');
+    expect(classifyFetchFailure(make(), API, { pageOrigin: 'https://api.example.com', online: true })).toBe('network');
+    expect(classifyFetchFailure(make(), API, { pageOrigin: 'null' })).toBe('cross-origin');
+    expect(classifyFetchFailure(make(), API, { pageOrigin: 'https://app.example.com', online: false })).toBe('offline');
+    expect(classifyFetchFailure(make(), API, {})).toBe('network');
+  });
+
+  it('classifyFetchFailure leaves every other error alone', () => {
+    const context = { pageOrigin: 'https://app.example.com', online: true };
+    expect(classifyFetchFailure(Object.assign(new TypeError('fetch failed'), { cause: { code: 'ECONNREFUSED' } }), API, context)).toBeUndefined();
+    expect(classifyFetchFailure(new DOMException('The operation was aborted.', 'AbortError'), API, context)).toBeUndefined();
+    expect(classifyFetchFailure(new Error('Failed to fetch'), API, context)).toBeUndefined();
+    expect(classifyFetchFailure('Failed to fetch', API, context)).toBeUndefined();
+  });
+
+  /** Runs `body` as if in a page at `origin` (a `location` global), with `navigator.onLine` = `online`. */
+  async function inPage<T>(origin: string, online: boolean, body: () => Promise<T>): Promise<T> {
+    const scope = globalThis as Record<string, unknown>;
+    const saved = { location: Object.getOwnPropertyDescriptor(scope, 'location'), navigator: Object.getOwnPropertyDescriptor(scope, 'navigator') };
+    Object.defineProperty(scope, 'location', { value: { origin }, configurable: true, writable: true });
+    Object.defineProperty(scope, 'navigator', { value: { onLine: online }, configurable: true, writable: true });
+    try {
+      return await body();
+    } finally {
+      for (const key of ['location', 'navigator'] as const) {
+        const descriptor = saved[key];
+        if (descriptor) Object.defineProperty(scope, key, descriptor);
+        else delete scope[key];
+      }
+    }
+  }
+
+  /** A fetch that fails the call the way a browser does, and sends the `no-cors` probe for real (to the mock server) or fails it too. */
+  function browserFetch(failure: () => TypeError, probe: 'answered' | 'failed'): { fetch: typeof fetch; probes: RequestInit[] } {
+    const probes: RequestInit[] = [];
+    const fake = (async (input: RequestInfo | URL, init?: RequestInit) => {
+      if (init?.mode !== 'no-cors') throw failure();
+      probes.push(init);
+      if (probe === 'failed') throw failure();
+      return fetch(input, init);
+    }) as typeof fetch;
+    return { fetch: fake, probes };
+  }
+
+  it.each(Object.entries(browsers))('%s: a cross-origin call whose server answers a no-cors probe → ConnectionError, not retryable, naming CORS', async (_browser, make) => {
+    const browser = browserFetch(make, 'answered');
+    const { error } = await inPage('https://app.example.com', true, () => oneFailure(compatible(fetchTransport({ fetch: browser.fetch })).stream(request), 20));
+    expect(error).toBeInstanceOf(ConnectionError);
+    expect(error).toMatchObject({ name: 'ConnectionError', code: 'connection_failed', retryable: false, provider: 'openai-compatible' });
+    expect(isRetryable(error)).toBe(false);
+    expect(error.message).toContain('most likely CORS');
+    expect(error.message).toContain('https://app.example.com');
+    expect(error.message).toContain(make().message);
+    expect(error.cause).toMatchObject({ name: 'TypeError', message: make().message });
+    // The probe: a HEAD without credentials or the call's headers, which reached the server.
+    expect(browser.probes).toEqual([expect.objectContaining({ method: 'HEAD', mode: 'no-cors', credentials: 'omit' })]);
+    expect(browser.probes[0]!.headers).toBeUndefined();
+    expect(server.requests.map((r) => r.method)).toEqual(['HEAD']);
+    expectNoneContains(errorRenderings(error), [API_KEY, KEY_TAIL, /Bearer/i]);
+  });
+
+  it('a cross-origin call whose probe fails too → ConnectionError, retryable (the network)', async () => {
+    const browser = browserFetch(browsers.Chrome, 'failed');
+    const { error } = await inPage('https://app.example.com', true, () => oneFailure(compatible(fetchTransport({ fetch: browser.fetch })).stream(request), 20));
+    expect(error).toMatchObject({ name: 'ConnectionError', retryable: true });
+    expect(error.message).toContain('nor with a no-cors probe');
+  });
+
+  it('offline, or a same-origin call → ConnectionError, retryable, and no probe', async () => {
+    const offline = browserFetch(browsers.Firefox, 'answered');
+    const { error } = await inPage('https://app.example.com', false, () => oneFailure(compatible(fetchTransport({ fetch: offline.fetch })).stream(request), 20));
+    expect(error).toMatchObject({ name: 'ConnectionError', retryable: true });
+    expect(error.message).toContain('the browser is offline');
+    expect(offline.probes).toHaveLength(0);
+
+    const same = browserFetch(browsers.Safari, 'answered');
+    const { error: network } = await inPage(server.origin, true, () => oneFailure(compatible(fetchTransport({ fetch: same.fetch })).stream(request), 20));
+    expect(network).toMatchObject({ name: 'ConnectionError', retryable: true });
+    expect(network.message).toContain('a network failure');
+    expect(same.probes).toHaveLength(0);
+  });
+
+  it('in Node (no page), the fetch transport reports a refused connection as before', async () => {
+    const { error } = await oneFailure(openaiCompatible({ model: 'm', baseURL: 'http://127.0.0.1:9/v1', transport: fetchTransport() }).stream(request), 20);
+    expect(error).toMatchObject({ name: 'ConnectionError', retryable: true });
   });
 });

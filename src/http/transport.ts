@@ -43,6 +43,22 @@ export interface Transport {
   send(request: HttpRequestSpec, sink: HttpSink): HttpCall;
 }
 
+/**
+ * A failure before any response that the transport has diagnosed beyond "the connection failed":
+ * `message` says what is known and what to do (the driver adds the provider's name), `retryable`
+ * whether another attempt can get through, `cause` is the platform's error. The stream driver
+ * turns it into a `ConnectionError` with that `retryable`. (The fetch transport raises it for the
+ * browser failures it can tell apart: offline, a cross-origin refusal, a network failure.)
+ */
+export class TransportError extends Error {
+  override readonly name: string = 'TransportError';
+  readonly retryable: boolean;
+  constructor(message: string, retryable: boolean, cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.retryable = retryable;
+  }
+}
+
 /** How long `release()` waits for the rest of a body before giving up on the socket. */
 export const RELEASE_GRACE_MS = 1000;
 

@@ -4,7 +4,7 @@ import { ConnectionError, LlmError, MalformedStreamError, redact } from '../core
 import { errorFromPayload, errorFromResponse } from '../http/api-error';
 import { keptHeaders, rateLimitOf, requestIdOf } from '../http/headers';
 import { ndjsonDecoder, sseDecoder, type FrameDecoder } from '../http/sse';
-import type { HeaderLookup, HttpCall, HttpRequestSpec, Transport } from '../http/transport';
+import { TransportError, type HeaderLookup, type HttpCall, type HttpRequestSpec, type Transport } from '../http/transport';
 
 /** Where a provider parser sends its events. */
 export type Emit = (event: LlmEvent) => void;
@@ -407,9 +407,22 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
+/**
+ * A `ConnectionError` that another attempt will not fix: a browser that refused a cross-origin
+ * call (CORS). Still a `ConnectionError` (its class, name and code), so code that handles
+ * connection failures sees it; only `retryable` differs.
+ */
+class FinalConnectionError extends ConnectionError {
+  override readonly retryable: boolean = false;
+}
+
 /** A network failure, said plainly: refused (nothing listening), reset, or closed mid-response. */
 function connectionError(error: unknown, url: string, provider: string, afterHeaders: boolean): LlmError {
   if (LlmError.is(error)) return error;
+  if (error instanceof TransportError) {
+    const options = { provider, cause: error.cause };
+    return error.retryable ? new ConnectionError(`${provider}: ${error.message}`, options) : new FinalConnectionError(`${provider}: ${error.message}`, options);
+  }
   const code = errorCode(error);
   const origin = safeOrigin(url);
   const what =
