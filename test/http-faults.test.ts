@@ -312,6 +312,16 @@ describe('a 200 that is not a stream says what it is', () => {
     expect(error.message).toContain('"OK"');
   });
 
+  it('a stream that opens with a byte order mark split across writes still streams, whole', async () => {
+    const bom = Uint8Array.of(0xef, 0xbb, 0xbf);
+    const sse = new TextEncoder().encode(bodyOf(openaiChunks(['marked'])));
+    server.enqueue({ headers: SSE, chunks: [bom.subarray(0, 1), Buffer.concat([bom.subarray(1), sse])] });
+    expect(await lastValueFrom(compatible().stream(request).pipe(collect()))).toMatchObject({ text: 'marked', finishReason: 'stop' });
+    const ndjson = new TextEncoder().encode(bodyOf(ollamaChunks(['marked'])));
+    server.enqueue({ headers: NDJSON, chunks: [bom.subarray(0, 2), Buffer.concat([bom.subarray(2), ndjson])] });
+    expect(await lastValueFrom(local().stream(request).pipe(collect()))).toMatchObject({ text: 'marked', finishReason: 'stop' });
+  });
+
   it('a real SSE stream with a wrong content type still streams', async () => {
     server.enqueue({ headers: { 'content-type': 'application/json' }, chunks: openaiChunks(['fine']) });
     expect(await lastValueFrom(compatible().stream(request).pipe(collect()))).toMatchObject({ text: 'fine', finishReason: 'stop' });

@@ -86,6 +86,8 @@ export function runHttpStream(subscriber: Subscriber<LlmEvent>, spec: HttpStream
   let finished = false;
   let responded = false;
   let decoder: FrameDecoder | undefined;
+  /** A 2xx body's first significant byte has not come yet: it decides how the body is read. */
+  let sniffing = false;
   /** Messages delivered to the parser. */
   let messages = 0;
   /** The body being kept whole: an error status's, or a 2xx body that is not a stream (`misfit`). */
@@ -138,22 +140,27 @@ export function runHttpStream(subscriber: Subscriber<LlmEvent>, spec: HttpStream
   /** The body of a 2xx answer that is not a stream, now that it ended or filled the buffer. */
   const failMisfit = (): void => fail(misfitError(facts(), misfit!, keptText()));
 
-  /** The first bytes of a 2xx body decide how it is read: a stream, a web page or a JSON document. */
+  /**
+   * The first significant byte of a 2xx body decides how it is read: a stream, a web page or a
+   * JSON document. White space before it (and a byte order mark, perhaps split across chunks) goes
+   * to the decoder as it comes — it yields no message — so nothing piles up while sniffing, and a
+   * stream reaches the decoder byte for byte.
+   */
   const sniff = (chunk: Uint8Array): void => {
     const at = firstSignificantByte(chunk);
-    if (at === -1) return; // white space so far: it carries nothing, and is not kept
+    if (at === -1) return decoder!.push(chunk);
+    sniffing = false;
     const first = chunk[at];
     if (first === LESS_THAN || (spec.framing === 'sse' && (first === OPEN_BRACE || first === OPEN_BRACKET))) {
       misfit = first === LESS_THAN ? 'html' : 'json';
+      decoder = undefined;
       kept = [];
       keep(chunk.subarray(at));
       if (keptSize >= MAX_ERROR_BODY) failMisfit();
       return;
     }
     sample = chunk.slice(at, at + QUOTED_CHARS);
-    const options = { onOversize: oversize, ...(spec.maxEventSize !== undefined ? { maxEventSize: spec.maxEventSize } : {}) };
-    decoder = spec.framing === 'sse' ? sseDecoder(onMessage, options) : ndjsonDecoder((line) => onMessage(line, undefined), options);
-    decoder.push(chunk);
+    decoder!.push(chunk);
   };
 
   call = spec.transport.send(spec.http, {
@@ -185,7 +192,11 @@ export function runHttpStream(subscriber: Subscriber<LlmEvent>, spec: HttpStream
       if (isWebPage(contentType)) {
         misfit = 'html';
         kept = [];
+        return;
       }
+      const options = { onOversize: oversize, ...(spec.maxEventSize !== undefined ? { maxEventSize: spec.maxEventSize } : {}) };
+      decoder = spec.framing === 'sse' ? sseDecoder(onMessage, options) : ndjsonDecoder((line) => onMessage(line, undefined), options);
+      sniffing = true;
     },
     onData(chunk) {
       if (finished) return;
@@ -193,10 +204,10 @@ export function runHttpStream(subscriber: Subscriber<LlmEvent>, spec: HttpStream
         if (kept) {
           if (errorEncoding === undefined) keep(chunk);
           if (misfit && keptSize >= MAX_ERROR_BODY) failMisfit();
-        } else if (decoder) {
-          decoder.push(chunk);
-        } else {
+        } else if (sniffing) {
           sniff(chunk);
+        } else {
+          decoder?.push(chunk);
         }
       } catch (error) {
         fail(error);
@@ -211,7 +222,7 @@ export function runHttpStream(subscriber: Subscriber<LlmEvent>, spec: HttpStream
         subscriber.error(errorFromResponse(status, headersForError!, text, provider));
         return;
       }
-      if (!decoder) return fail(emptyBodyError(facts()));
+      if (sniffing || !decoder) return fail(emptyBodyError(facts()));
       try {
         decoder.end();
       } catch (error) {
