@@ -19,7 +19,7 @@ import { itChecksEachPeerCase, peerCases, servePeerCases } from './helpers/peer-
 const cases = peerCases(/^anthropic-.+\.sse$/);
 
 const outcomes = servePeerCases(cases, {
-  model: (server) => anthropic({ model: 'claude-test', baseURL: server.url, apiKey: 'test-key-anthropic-peer-cases' }),
+  model: (server) => anthropic({ model: 'claude-test', baseURL: server.url, apiKey: `sk-ant-${'Q7vX2mN9pL4kR8tZ'}` }),
   // Anthropic bodies carry the routing key as the first user turn's content (a string for one text block).
   keyOf: firstMessageContent,
 });

@@ -15,7 +15,7 @@ import { itChecksEachPeerCase, peerCases, servePeerCases } from './helpers/peer-
 const cases = peerCases(/^openai-responses-vercel-.+\.sse$/);
 
 const outcomes = servePeerCases(cases, {
-  model: (server) => openaiResponses({ model: 'gpt-4o-2024-07-18', baseURL: server.url, apiKey: `sk-${'test-responses-peer-cases'}` }),
+  model: (server) => openaiResponses({ model: 'gpt-4o-2024-07-18', baseURL: server.url, apiKey: `sk-${'W3jH8qP5nB2xK6vT'}` }),
   keyOf: firstInputText,
 });
 
