@@ -1,7 +1,7 @@
 import { asyncScheduler, type SchedulerLike } from 'rxjs';
 import { z } from 'zod';
 import { parseConfig } from '../core/config';
-import { durationSchema, schedulerSchema, type Duration } from '../core/time';
+import { expiryDurationSchema, schedulerSchema, type Duration } from '../core/time';
 import type { Store, StoreSetOptions } from './store';
 
 /** Which entry goes first when the store is full. */
@@ -61,7 +61,7 @@ export interface MemoryStore extends Store {
 const limit = z.number().int().positive().or(z.literal(Infinity));
 const optionsSchema = z.strictObject({
   eviction: z.enum(['lru', 'lfu', 'fifo']).optional(),
-  ttl: durationSchema.refine((ms) => ms > 0, 'expected a duration > 0').optional(),
+  ttl: expiryDurationSchema.refine((ms) => ms > 0, 'expected a duration > 0').optional(),
   maxEntries: limit.optional(),
   maxBytes: limit.optional(),
   scheduler: schedulerSchema.optional(),
