@@ -7,6 +7,7 @@
 import fc from 'fast-check';
 import { anthropicChunks, geminiChunks, ollamaChunks, openaiChunks, openaiResponsesChunks } from 'rxllm/testing';
 import { anthropicParser, geminiParser, ollamaParser, openaiChatParser, openaiResponsesParser, type CallMeta, type StreamParser } from 'rxllm/providers';
+import { splitAt } from '../../helpers/wire';
 
 export type WireFormat = 'openai-chat' | 'openai-responses' | 'anthropic' | 'gemini' | 'ollama';
 export const WIRE_FORMATS: readonly WireFormat[] = ['openai-chat', 'openai-responses', 'anthropic', 'gemini', 'ollama'];
@@ -173,13 +174,5 @@ export function reframe(format: WireFormat, frames: readonly string[], how: Refr
 
 /** `bytes` cut at `cuts` (any order, duplicates and out-of-range ones ignored). */
 export function splitBytes(bytes: Uint8Array, cuts: readonly number[]): Uint8Array[] {
-  const points = [...new Set(cuts)].filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b);
-  const out: Uint8Array[] = [];
-  let start = 0;
-  for (const point of points) {
-    out.push(bytes.subarray(start, point));
-    start = point;
-  }
-  out.push(bytes.subarray(start));
-  return out;
+  return splitAt(bytes, ...[...new Set(cuts)].filter((c) => c > 0 && c < bytes.length).sort((a, b) => a - b));
 }
