@@ -156,7 +156,8 @@ export class RateLimitError extends ApiError {
 export class ConnectionError extends LlmError {
   static override readonly marker: symbol = Symbol.for('rxllm.error.ConnectionError');
   override readonly name: string = 'ConnectionError';
-  constructor(message: string, options: { readonly provider?: string; readonly cause?: unknown } = {}) {
+  /** `retryable` defaults to true; false for a refusal another attempt will not fix (a browser's CORS refusal). */
+  constructor(message: string, options: { readonly provider?: string; readonly cause?: unknown; readonly retryable?: boolean } = {}) {
     super({ code: 'connection_failed', message, retryable: true, ...options });
   }
 }

@@ -418,21 +418,12 @@ function concat(chunks: Uint8Array[], size: number): Uint8Array {
   return out;
 }
 
-/**
- * A `ConnectionError` that another attempt will not fix: a browser that refused a cross-origin
- * call (CORS). Still a `ConnectionError` (its class, name and code), so code that handles
- * connection failures sees it; only `retryable` differs.
- */
-class FinalConnectionError extends ConnectionError {
-  override readonly retryable: boolean = false;
-}
-
 /** A network failure, said plainly: refused (nothing listening), reset, or closed mid-response. */
 function connectionError(error: unknown, url: string, provider: string, afterHeaders: boolean): LlmError {
   if (LlmError.is(error)) return error;
   if (error instanceof TransportError) {
-    const options = { provider, cause: error.cause };
-    return error.retryable ? new ConnectionError(`${provider}: ${error.message}`, options) : new FinalConnectionError(`${provider}: ${error.message}`, options);
+    // retryable false: a refusal another attempt will not fix (a browser's CORS refusal); still a ConnectionError.
+    return new ConnectionError(`${provider}: ${error.message}`, { provider, cause: error.cause, retryable: error.retryable });
   }
   const code = errorCode(error);
   const origin = safeOrigin(url);
